@@ -1,0 +1,45 @@
+"""Client errors with an HTTP status, understood by every server that runs our handlers.
+
+In the scikit-learn image, sagemaker-inference's Transformer answers a GenericInferenceToolkitError with
+its status_code and message; elsewhere (local server, HF toolkit) the same attributes are read directly.
+"""
+
+from __future__ import annotations
+
+try:  # the sagemaker-inference toolkit (scikit-learn image, and the HF image which depends on it)
+    from sagemaker_inference.errors import GenericInferenceToolkitError as _Base
+except ImportError:  # local server / tests without the toolkit
+
+    class _Base(Exception):  # type: ignore[no-redef]
+        def __init__(self, status_code: int, message: str | None = None, phrase: str | None = None):
+            self.status_code = status_code
+            self.message = message or "Invalid Request"
+            self.phrase = phrase or self.message
+            super().__init__(status_code, self.message, self.phrase)
+
+
+class RequestError(_Base):
+    """A bad request: `status_code` is 4xx and `message` says what was wrong and what is allowed."""
+
+    def __init__(self, status_code: int, reason: str):
+        super().__init__(status_code, reason, reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.reason}"
+
+
+def bad_request(reason: str) -> RequestError:
+    return RequestError(400, reason)
+
+
+def too_large(reason: str) -> RequestError:
+    return RequestError(413, reason)
+
+
+def unsupported_media_type(reason: str) -> RequestError:
+    return RequestError(415, reason)
+
+
+def not_acceptable(reason: str) -> RequestError:
+    return RequestError(406, reason)
