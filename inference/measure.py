@@ -1,0 +1,108 @@
+"""Cold load, first request and peak RSS of an artifact's handler, measured in a fresh process.
+
+Why a fresh process: cold start is what serverless bills and users feel, and it is dominated by imports
+(torch vs onnxruntime) and model_fn. Measuring in-process would reuse modules already imported and mix the
+parent's memory into RSS. The child runs the handler the way the SageMaker containers do: the artifact's
+`code/` directory first on sys.path, `import inference` (the HF toolkit's module name; the child is started
+isolated, so our own `inference` package is never on its path), model_fn(model_dir), then
+input_fn -> predict_fn -> output_fn on one request. The child uses the standard library only, so it also runs
+in a venv of the target image's Python (`python=`).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# Runs in the child (any Python >= 3.8, stdlib only). argv: code_dir model_dir body_file content_type accept out_file
+_CHILD = r"""
+import importlib, json, resource, sys, time, traceback
+code_dir, model_dir, body_file, content_type, accept, out_file = sys.argv[1:7]
+out = {}
+try:
+    with open(body_file, "rb") as f:
+        body = f.read()
+    t0 = time.perf_counter()
+    sys.path.insert(0, code_dir)
+    module = importlib.import_module("inference")
+    t1 = time.perf_counter()
+    missing = [n for n in ("model_fn", "input_fn", "predict_fn", "output_fn") if not hasattr(module, n)]
+    if missing:
+        raise AttributeError("code/inference.py does not define " + ", ".join(missing))
+    model = module.model_fn(model_dir)
+    t2 = time.perf_counter()
+    data = module.input_fn(body, content_type)
+    prediction = module.predict_fn(data, model)
+    response = module.output_fn(prediction, accept)
+    t3 = time.perf_counter()
+    if isinstance(response, tuple):  # (body, content_type) is allowed by the toolkits
+        response = response[0]
+    if isinstance(response, str):
+        response = response.encode()
+    out.update(
+        ok=True, import_s=t1 - t0, model_fn_s=t2 - t1, cold_load_s=t2 - t0, first_request_s=t3 - t2,
+        response_bytes=len(response) if isinstance(response, (bytes, bytearray)) else None,
+        python_version="%d.%d.%d" % sys.version_info[:3],
+    )
+except BaseException as e:
+    out.update(ok=False, error=type(e).__name__ + ": " + str(e), status_code=getattr(e, "status_code", None),
+               traceback=traceback.format_exc())
+# Linux reports ru_maxrss in KiB.
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+with open(out_file, "w") as f:
+    json.dump(out, f)
+"""
+
+
+class MeasureError(RuntimeError):
+    """The handler could not be loaded or failed on the request; the message carries the child's error."""
+
+
+def measure_handler(
+    model_dir: Path,
+    request_body: bytes,
+    content_type: str = "application/json",
+    *,
+    python: str | None = None,
+    accept: str = "application/json",
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Run the artifact's handler once in a fresh interpreter and return its timings and peak RSS.
+
+    `model_dir` is an unpacked artifact (model files + code/inference.py) or a model.tar.gz, which is unpacked
+    (and verified) into a temporary directory first. Returns {"cold_load_s", "import_s", "model_fn_s",
+    "first_request_s", "peak_rss_mb", "response_bytes", "python", "python_version"}; raises MeasureError when the handler fails.
+    """
+    model_dir = Path(model_dir)
+    if model_dir.is_file():
+        from inference.artifact import unpack
+
+        with tempfile.TemporaryDirectory(prefix="sls-measure-") as tmp:
+            unpack(model_dir, Path(tmp) / "model")
+            return measure_handler(Path(tmp) / "model", request_body, content_type, python=python,
+                                   accept=accept, timeout=timeout)
+    code_dir = model_dir / "code"
+    if not (code_dir / "inference.py").is_file():
+        raise MeasureError(f"{model_dir} has no code/inference.py: pass an unpacked artifact directory or a model.tar.gz")
+    exe = python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="sls-measure-") as tmp:
+        body_file, out_file = Path(tmp, "body"), Path(tmp, "result.json")
+        body_file.write_bytes(request_body)
+        # -I: isolated (no cwd / PYTHONPATH / user site on sys.path), so `import inference` finds only code/.
+        cmd = [exe, "-I", "-c", _CHILD, str(code_dir), str(model_dir), str(body_file), content_type, accept,
+               str(out_file)]
+        try:
+            proc = subprocess.run(cmd, check=False, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise MeasureError(f"handler in {model_dir} did not finish within {timeout:.0f} s") from e
+        if not out_file.exists():
+            raise MeasureError(f"measuring {model_dir} with {exe} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        result = json.loads(out_file.read_text())
+    if not result.pop("ok"):
+        raise MeasureError(f"handler in {model_dir} failed: {result['error']}\n{result.get('traceback', '')}")
+    result["python"] = exe
+    return result
