@@ -75,7 +75,8 @@ def measure_handler(
 
     `model_dir` is an unpacked artifact (model files + code/inference.py) or a model.tar.gz, which is unpacked
     (and verified) into a temporary directory first. Returns {"cold_load_s", "import_s", "model_fn_s",
-    "first_request_s", "peak_rss_mb", "response_bytes", "python", "python_version"}; raises MeasureError when the handler fails.
+    "first_request_s", "peak_rss_mb", "response_bytes", "python", "python_version"}; raises MeasureError when
+    the handler fails.
     """
     model_dir = Path(model_dir)
     if model_dir.is_file():
@@ -87,7 +88,7 @@ def measure_handler(
                                    accept=accept, timeout=timeout)
     code_dir = model_dir / "code"
     if not (code_dir / "inference.py").is_file():
-        raise MeasureError(f"{model_dir} has no code/inference.py: pass an unpacked artifact directory or a model.tar.gz")
+        raise MeasureError(f"{model_dir} has no code/inference.py: pass an unpacked artifact or a model.tar.gz")
     exe = python or sys.executable
     with tempfile.TemporaryDirectory(prefix="sls-measure-") as tmp:
         body_file, out_file = Path(tmp, "body"), Path(tmp, "result.json")
@@ -100,7 +101,9 @@ def measure_handler(
         except subprocess.TimeoutExpired as e:
             raise MeasureError(f"handler in {model_dir} did not finish within {timeout:.0f} s") from e
         if not out_file.exists():
-            raise MeasureError(f"measuring {model_dir} with {exe} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+            raise MeasureError(
+                f"measuring {model_dir} with {exe} failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+            )
         result = json.loads(out_file.read_text())
     if not result.pop("ok"):
         raise MeasureError(f"handler in {model_dir} failed: {result['error']}\n{result.get('traceback', '')}")

@@ -315,7 +315,7 @@ def running_server(app, host: str = "127.0.0.1", port: int = 0, *, log_level: st
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            raise ServeError(f"the local endpoint did not start on {host}:{port}")
+            raise ServeError(f"the local endpoint did not start on {host}:{port} (is the port already in use?)")
         time.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()
     try:

