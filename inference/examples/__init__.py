@@ -1,0 +1,1 @@
+"""Worked examples of artifacts built by `inference` (training code, synthetic data, serving specs)."""
