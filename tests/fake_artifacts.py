@@ -1,0 +1,55 @@
+"""Small real artifacts for stack tests: a real tarball with a real manifest, built in milliseconds.
+
+Why: the stack only reads an artifact's manifest and sha256; building the 20 MB embedding model for every
+test would add minutes and test nothing more. These go through inference.artifact.write_manifest + pack,
+the same code every real build uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from inference.artifact import pack, write_manifest
+from inference.containers import Container
+
+RUNTIME = {"huggingface": "onnx-int8", "sklearn": "sklearn"}
+
+
+def make_artifact(
+    out: Path, container: Container, *, peak_rss_mb: float | None = 300.0, framework: str | None = None,
+    payload: bytes = b"weights", tag: str | None = None,
+) -> Path:
+    """Write a model.tar.gz at `out` built 'for' container (framework/tag overridable to make bad artifacts)."""
+    root = out.parent / (out.name + ".src")
+    (root / "code").mkdir(parents=True, exist_ok=True)
+    (root / "code" / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
+    (root / "model.bin").write_bytes(payload)
+    container_info = {**container.as_dict(), **({"tag": tag} if tag else {})}
+    meta: dict[str, Any] = {
+        "framework": framework or container.framework,
+        "container": container_info,
+        "runtime": RUNTIME[container.framework],
+        "handler": {"program": "inference.py"},
+    }
+    if peak_rss_mb is not None:
+        meta["resources"] = {"peak_rss_mb": peak_rss_mb, "cold_load_s": 1.0}
+    write_manifest(root, meta)
+    pack(root, out)
+    return out
+
+
+class FakeBuilders(dict):
+    """Stand-ins for components.artifact_source.BUILDERS: same signature, records what was built."""
+
+    def __init__(self, peak_rss_mb: float | None = 300.0):
+        super().__init__(embeddings=self._build, sklearn=self._build)
+        self.peak_rss_mb = peak_rss_mb
+        self.built: list[Mapping[str, Any]] = []
+
+    def _build(self, recipe: Mapping[str, Any], out_dir: Path, container: Container) -> Path:
+        self.built.append(dict(recipe))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        payload = repr(sorted(recipe.items())).encode()  # different recipes give different bytes
+        return make_artifact(out_dir / "model.tar.gz", container, peak_rss_mb=self.peak_rss_mb, payload=payload)

@@ -1,0 +1,286 @@
+"""Pulumi mocks that answer like AWS where the program depends on it, and a runner for the real program.
+
+Why mocks: no Pulumi CLI and no AWS account here. What the program relies on is reproduced: auto-naming
+(logical name + "-" + 7 hex chars, only when the name input is absent), ARNs in each service's format with
+the provider's region and the caller's account, per-region registry accounts of the prebuilt SageMaker
+images (an unknown repository/region fails as the provider does), and IAM policy documents rendered from
+their statements like aws.iam.get_policy_document (single values stay strings, lists stay lists).
+A recording monitor also keeps each registration's resource options (protect, parent, dependencies, provider),
+which the engine would otherwise apply silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import runpy
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+PARTITION = "aws"
+
+# Registry accounts of the prebuilt images (pulumi-aws get_prebuilt_ecr_image table; ../shared/AWS_FACTS.md).
+REGISTRY_ACCOUNTS: dict[str, dict[str, str]] = {
+    "huggingface-pytorch-inference": {
+        "*": "763104351884",
+        "af-south-1": "626614931356",
+        "ap-east-1": "871362719292",
+        "me-south-1": "217643126080",
+        "il-central-1": "780543022126",
+    },
+    "sagemaker-scikit-learn": {
+        "us-east-1": "683313688378",
+        "us-east-2": "257758044811",
+        "us-west-2": "246618743249",
+        "eu-west-1": "141502667606",
+    },
+}
+
+# type token -> (name input, ARN template) ; {r} region, {a} account, {n} physical name
+NAMED: dict[str, tuple[str, str | None]] = {
+    "aws:sagemaker/model:Model": ("name", "arn:aws:sagemaker:{r}:{a}:model/{ln}"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("name", "arn:aws:sagemaker:{r}:{a}:endpoint-config/{ln}"),
+    "aws:sagemaker/endpoint:Endpoint": ("name", "arn:aws:sagemaker:{r}:{a}:endpoint/{ln}"),
+    "aws:iam/role:Role": ("name", "arn:aws:iam::{a}:role/{n}"),
+    "aws:iam/policy:Policy": ("name", "arn:aws:iam::{a}:policy/{n}"),
+    "aws:s3/bucket:Bucket": ("bucket", "arn:aws:s3:::{n}"),
+    "aws:sns/topic:Topic": ("name", "arn:aws:sns:{r}:{a}:{n}"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", "arn:aws:cloudwatch:{r}:{a}:alarm:{n}"),
+    "aws:appautoscaling/policy:Policy": ("name", None),
+    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName", "arn:aws:cloudwatch::{a}:dashboard/{n}"),
+}
+
+
+def autoname(logical: str, lower: bool = False) -> str:
+    """Pulumi's auto-name: logical name + '-' + 7 random hex characters."""
+    name = f"{logical}-{uuid.uuid4().hex[:7]}"
+    return name.lower() if lower else name
+
+
+def _as_list(v: Any) -> list:
+    return v if isinstance(v, list) else [v]
+
+
+def render_policy(statements: list[dict[str, Any]]) -> str:
+    """What aws.iam.get_policy_document returns for these statement inputs (wire names, camelCase)."""
+    out = []
+    for s in statements or []:
+        st: dict[str, Any] = {}
+        if s.get("sid"):
+            st["Sid"] = s["sid"]
+        st["Effect"] = s.get("effect") or "Allow"
+        if s.get("actions"):
+            a = sorted(s["actions"])
+            st["Action"] = a[0] if len(a) == 1 else a
+        if s.get("resources"):
+            r = sorted(s["resources"])
+            st["Resource"] = r[0] if len(r) == 1 else r
+        for p in s.get("principals") or []:
+            ids = p["identifiers"]
+            if p["type"] == "*" and ids == ["*"]:
+                st["Principal"] = "*"
+            else:
+                st.setdefault("Principal", {})[p["type"]] = ids[0] if len(ids) == 1 else sorted(ids)
+        for c in s.get("conditions") or []:
+            vals = c["values"]
+            st.setdefault("Condition", {}).setdefault(c["test"], {})[c["variable"]] = (
+                vals[0] if len(vals) == 1 else vals
+            )
+        out.append(st)
+    return json.dumps({"Version": "2012-10-17", "Statement": out}, indent=2)
+
+
+class AwsMocks(pulumi.runtime.Mocks):
+    def __init__(self, account: str = ACCOUNT):
+        self.account = account
+        self.provider_regions: dict[str, str] = {}  # provider id -> region
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def _region(self, provider_ref: str | None) -> str:
+        pid = (provider_ref or "").split("::")[-1]
+        if pid not in self.provider_regions:
+            raise AssertionError(f"resource or invoke without the stack's explicit provider: {provider_ref!r}")
+        return self.provider_regions[pid]
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        typ, inputs = args.typ, dict(args.inputs)
+        if typ == "pulumi:providers:aws":
+            pid = f"{args.name}-provider-id"
+            self.provider_regions[pid] = inputs.get("region")
+            return pid, inputs
+        if not args.custom:  # a ComponentResource: no provider, no cloud state
+            return "", inputs
+        region = self._region(args.provider)
+        state = dict(inputs)
+        fmt = {"r": region, "a": self.account}
+        if typ in NAMED:
+            key, arn = NAMED[typ]
+            physical = inputs.get(key) or autoname(args.name, lower=typ == "aws:s3/bucket:Bucket")
+            state[key] = physical
+            fmt.update(n=physical, ln=physical.lower())
+            if arn:
+                state["arn" if typ != "aws:cloudwatch/dashboard:Dashboard" else "dashboardArn"] = arn.format(**fmt)
+            rid = physical
+            if typ == "aws:s3/bucket:Bucket":
+                state["bucketRegionalDomainName"] = f"{physical}.s3.{region}.amazonaws.com"
+            if typ == "aws:appautoscaling/policy:Policy":
+                state["arn"] = (
+                    f"arn:aws:autoscaling:{region}:{self.account}:scalingPolicy:{uuid.uuid4()}:resource/"
+                    f"{inputs['serviceNamespace']}/{inputs['resourceId']}:policyName/{physical}"
+                )
+            return rid, state
+        if typ == "aws:kms/key:Key":
+            kid = str(uuid.uuid4())
+            state.update(keyId=kid, arn=f"arn:aws:kms:{region}:{self.account}:key/{kid}")
+            return kid, state
+        if typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            src = inputs.get("source")
+            path = getattr(src, "path", None)
+            if path is not None:
+                state["etag"] = hashlib.md5(Path(path).read_bytes()).hexdigest()  # noqa: S324 (S3's ETag is MD5)
+            state["arn"] = f"arn:aws:s3:::{inputs['bucket']}/{inputs['key']}"
+            return inputs["key"], state
+        if typ == "aws:appautoscaling/target:Target":
+            state["arn"] = f"arn:aws:application-autoscaling:{region}:{self.account}:scalable-target/{uuid.uuid4().hex}"
+            return inputs["resourceId"], state
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        token, a = args.token, dict(args.args)
+        self.calls.append((token, a))
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:user/test", "id": self.account,
+                    "userId": "AIDATEST"}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION,
+                    "reverseDnsPrefix": "com.amazonaws"}
+        if token == "aws:index/getRegion:getRegion":
+            region = self._region(args.provider)
+            return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
+                    "description": region}
+        if token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
+            region = a.get("region") or self._region(args.provider)
+            repo, tag = a["repositoryName"], a.get("imageTag") or "1"
+            table = REGISTRY_ACCOUNTS.get(repo, {})
+            account = table.get(region) or table.get("*")
+            if account is None:
+                raise Exception(f"no registry ID available for region ({region}) and repository ({repo})")
+            path = f"{account}.dkr.ecr.{region}.amazonaws.com/{repo}:{tag}"
+            return {"id": account, "registryId": account, "registryPath": path, "repositoryName": repo,
+                    "imageTag": tag, "region": region, "dnsSuffix": "amazonaws.com"}
+        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            doc = render_policy(a.get("statements") or [])
+            return {"json": doc, "minifiedJson": json.dumps(json.loads(doc), separators=(",", ":")), "id": "x"}
+        raise AssertionError(f"unexpected invoke {token}")
+
+
+@dataclass
+class Registered:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    protect: bool
+    parent: str
+    dependencies: list[str]
+    provider: str
+    urn: str
+
+
+class RecordingMonitor(MockMonitor):
+    """MockMonitor that also keeps every registration's options and the state the mocks returned."""
+
+    def __init__(self, mocks: AwsMocks):
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            reg = self.resources[response.urn]
+            self.registered.append(
+                Registered(
+                    typ=request.type,
+                    name=request.name,
+                    inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                    state=dict(reg.state) if hasattr(reg, "state") else {},
+                    protect=bool(request.protect),
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    provider=request.provider,
+                    urn=response.urn,
+                )
+            )
+        return response
+
+
+@dataclass
+class ProgramRun:
+    resources: list[Registered]
+    outputs: dict[str, Any]
+    mocks: AwsMocks
+    error: BaseException | None = None
+    by_name: dict[str, Registered] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_name = {r.name: r for r in self.resources}
+
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def get(self, name: str) -> Registered:
+        if name not in self.by_name:
+            raise AssertionError(f"no resource named {name!r}; declared: {sorted(self.by_name)}")
+        return self.by_name[name]
+
+
+def stack_config(stack: str) -> dict[str, Any]:
+    """Pulumi.<stack>.yaml's config as the engine passes it (objects as JSON strings, scalars as strings)."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict | list) else str(v).lower()
+            if isinstance(v, bool) else str(v) for k, v in data.items()}
+
+
+def run_program(config: dict[str, Any], stack: str, project: str = "sls-endpoints") -> ProgramRun:
+    """Run the real __main__.py under mocks with `config`; collect declared resources and exported outputs."""
+    mocks = AwsMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(dict(config))
+    exports: dict[str, Any] = {}
+    resolved: dict[str, Any] = {}
+    error: list[BaseException] = []
+    real_export = pulumi.export
+
+    def export(name: str, value: Any) -> None:
+        exports[name] = value
+
+    @pulumi.runtime.test
+    def _run():
+        pulumi.export = export
+        try:
+            cwd = os.getcwd()
+            os.chdir(ROOT)
+            try:
+                runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+            finally:
+                os.chdir(cwd)
+        except Exception as e:  # recorded: tests of bad config assert on it
+            error.append(e)
+            return None
+        finally:
+            pulumi.export = real_export
+        return pulumi.Output.from_input(exports).apply(resolved.update)
+
+    _run()
+    return ProgramRun(resources=list(monitor.registered), outputs=resolved, mocks=mocks, error=error[0] if error else None)
