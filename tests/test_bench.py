@@ -1,0 +1,121 @@
+"""The benchmark: timing arithmetic, target evaluation, report rendering, and a quick end-to-end run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inference.bench import bench_texts, evaluate_targets, render_markdown, time_calls
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_time_calls_reports_consistent_statistics() -> None:
+    seen: list[list[str]] = []
+    texts = [f"t{i}" for i in range(10)]
+    stats = time_calls(seen.append, texts, 4, min_calls=5, budget_s=0.0, warmup=2)
+    assert stats["n_calls"] == 5
+    assert len(seen) == 7  # warm-up calls are not timed
+    assert all(len(batch) == 4 for batch in seen)  # batches wrap around the corpus
+    assert seen[2] == ["t8", "t9", "t0", "t1"]
+    assert 0 < stats["p50_ms"] <= stats["p95_ms"]
+    assert stats["texts_per_s"] == pytest.approx(4 * 1000 / stats["mean_ms"])
+
+
+def test_bench_texts_are_deterministic_and_varied() -> None:
+    a, b = bench_texts(200), bench_texts(200)
+    assert a == b and len(a) == 200
+    assert any(not t.isascii() for t in a)  # non-English / emoji
+    assert any("def " in t for t in a)  # code
+    lengths = sorted(len(t.split()) for t in a)
+    assert lengths[0] < 10 and lengths[-1] > 30  # short and long
+
+
+def _variant(tps1: float, tps32: float, **extra) -> dict:
+    return {"label": "x", "artifact_bytes": extra.pop("artifact_bytes", 90_000_000),
+            "batches": {"1": {"texts_per_s": tps1, "p50_ms": 1000 / tps1, "p95_ms": 1000 / tps1},
+                        "32": {"texts_per_s": tps32, "p50_ms": 32000 / tps32, "p95_ms": 32000 / tps32}},
+            **extra}
+
+
+def test_targets_compare_ratios_from_the_same_run() -> None:
+    variants = {
+        "reference": _variant(100, 400, cold_load_s=5.0, peak_rss_mb=600),
+        # 6x at batch 1 (PASS), 2x at batch 32 (MISS), 0.3 s (PASS), 300 MB (MISS), 20 MB (PASS)
+        "onnx-int8": _variant(600, 800, cold_load_s=0.3, peak_rss_mb=300, artifact_bytes=20_000_000),
+    }
+    targets = {t["key"]: t for t in evaluate_targets(variants, {"onnx-int8": 1.5})}
+    assert targets["speedup_b1"]["value"] == pytest.approx(6.0)
+    assert targets["speedup_b1"]["status"] == "PASS"
+    assert targets["speedup_b32"]["value"] == pytest.approx(2.0)
+    assert targets["speedup_b32"]["status"] == "MISS"
+    assert targets["cold_load"]["status"] == "PASS"
+    assert targets["peak_rss"]["status"] == "MISS"
+    assert targets["artifact"]["value"] == pytest.approx(20.0)
+    assert targets["artifact"]["status"] == "PASS"
+    assert targets["http_overhead"]["status"] == "MISS"
+
+
+def test_targets_are_not_applicable_without_the_figures() -> None:
+    targets = evaluate_targets({"reference": _variant(100, 400)}, {})
+    assert {t["status"] for t in targets} == {"N/A"}
+
+
+def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
+    result = {
+        "date": "2026-01-01T00:00:00+00:00",
+        "machine": {"cpu": "Test CPU 9000", "cores": 2, "python": "3.11.7", "platform": "Linux",
+                    "packages": {"torch": "2.13.0"}, "load_average": [0.5, 0.5, 0.5]},
+        "config": {"batch_sizes": [1, 32], "quick": False},
+        "variants": {"reference": _variant(100, 400), "onnx-int8": _variant(600, 800, cold_load_s=0.3,
+                                                                            peak_rss_mb=200)},
+        "http_overhead_ms": {"onnx-int8": 0.4},
+        "load_average_end": [0.7, 0.5, 0.5],
+    }
+    result["targets"] = evaluate_targets(result["variants"], result["http_overhead_ms"])
+    md = render_markdown(result)
+    rows = [line for line in md.splitlines() if line.startswith("| reference |") or line.startswith("| onnx-int8 |")]
+    assert len(rows) == 4
+    assert "| onnx-int8 | 1 | 600.0 |" in md
+    assert "6.00×" in md  # 600 / 100 texts/s at batch 1
+    assert "Test CPU 9000" in md and "torch 2.13.0" in md
+    assert "onnx-int8 0.40 ms" in md
+
+
+def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
+    if importlib.util.find_spec("inference.embeddings_build") is None:
+        pytest.skip("inference.embeddings_build (the artifact builder) is not in the tree yet")
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "inference", "bench", "--quick", "--batch-sizes", "1", "2", "--runtimes", "onnx-int8",
+         "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads((out / "bench.json").read_text())
+    assert set(result["variants"]) == {"reference", "hf-pipeline", "onnx-int8", "onnx-int8-http"}
+    for key, v in result["variants"].items():
+        assert set(v["batches"]) == {"1", "2"}, key
+        for b, s in v["batches"].items():
+            assert s["n_calls"] >= 3
+            assert 0 < s["p50_ms"] <= s["p95_ms"], (key, b)
+            assert s["texts_per_s"] == pytest.approx(int(b) * 1000 / s["mean_ms"]), (key, b)
+        assert v["artifact_bytes"] > 0
+    for key in ("reference", "hf-pipeline", "onnx-int8"):
+        v = result["variants"][key]
+        assert v["cold_load_s"] > 0 and v["peak_rss_mb"] > 0, key
+    tar_size = result["variants"]["onnx-int8"]["artifact_bytes"]
+    assert result["variants"]["onnx-int8-http"]["artifact_bytes"] == tar_size
+    overhead = result["http_overhead_ms"]["onnx-int8"]
+    assert overhead == pytest.approx(result["variants"]["onnx-int8-http"]["batches"]["1"]["p50_ms"]
+                                     - result["variants"]["onnx-int8"]["batches"]["1"]["p50_ms"])
+    assert {t["status"] for t in result["targets"]} <= {"PASS", "MISS", "N/A"}
+    md = (out / "BENCHMARK.md").read_text()
+    assert md.count("| onnx-int8-http |") == 2
+    assert result["machine"]["cpu"] in md
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "onnx-int8 texts/s vs reference at batch 1" in proc.stdout  # ratio report lines
