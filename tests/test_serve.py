@@ -391,3 +391,51 @@ def test_cli_serves_a_tarball_and_refuses_a_tampered_one(tmp_path: Path) -> None
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "factor.txt was modified" in out.stderr
+
+
+@pytest.fixture(scope="module")
+def embeddings_artifact() -> Path:
+    import importlib.util
+
+    if importlib.util.find_spec("inference.embeddings_build") is None:
+        pytest.skip("inference.embeddings_build (the artifact builder) is not in the tree yet")
+    from inference.demo import cached_embeddings_artifact
+
+    return cached_embeddings_artifact(log=lambda msg: None)  # the default runtime, cached under build/
+
+
+def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: Path) -> None:
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from inference.demo import default_model_path
+    from inference.serve import open_artifact
+
+    texts = ["A cat sleeps on the sofa.", "Serverless endpoints bill memory times duration.", "Bonjour le monde"]
+    reference = SentenceTransformer(str(default_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    with open_artifact(embeddings_artifact) as model_dir:
+        app = create_app(load_handler(model_dir), name="minilm", max_concurrency=4)
+        with running_server(app) as url:
+            client = runtime_client(url)
+
+            def embed(batch: list[str]) -> np.ndarray:
+                resp = client.invoke_endpoint(EndpointName="minilm", Body=json.dumps({"inputs": batch}),
+                                              ContentType="application/json", Accept="application/json")
+                out = json.loads(resp["Body"].read())
+                assert out["dimensions"] == 384
+                return np.asarray(out["embeddings"])
+
+            got = embed(texts)
+            assert got.shape == (3, 384)
+            np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
+            cosines = (got * reference).sum(axis=1)
+            assert cosines.min() > 0.98  # issue 3's minimum-cosine gate
+            np.testing.assert_allclose(embed(texts[::-1]), got[::-1], atol=1e-5)  # one per input, in order
+            # Concurrent clients each get the embedding of their own text.
+            with ThreadPoolExecutor(4) as pool:
+                singles = list(pool.map(lambda t: embed([t])[0], texts * 4))
+            for i, vec in enumerate(singles):
+                np.testing.assert_allclose(vec, got[i % 3], atol=1e-4)
+            with pytest.raises(client.exceptions.ModelError) as info:
+                client.invoke_endpoint(EndpointName="minilm", Body=b'{"inputs": []}', ContentType="application/json")
+            assert info.value.response["OriginalStatusCode"] == 400
