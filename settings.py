@@ -90,6 +90,7 @@ class ResolvedArtifact:
     program: str  # entry script inside code/ (SAGEMAKER_PROGRAM for the scikit-learn image)
     example_request: str | None = None  # a request body the handler accepts (manifest handler.example_request)
     content_type: str = "application/json"
+    environment: Mapping[str, str] = field(default_factory=dict)  # what the image needs (manifest handler.environment)
 
 
 @dataclass(frozen=True)
@@ -506,10 +507,13 @@ def _artifact_request(o: _Obj, endpoint: str, image: ImageSettings) -> ArtifactR
         recipe["revision"] = build.str("revision", None)
         build.done(["kind", "model", "runtime", "revision"])
     else:
-        recipe["estimator"] = build.str(
-            "estimator", pattern=re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"), what="'package.module:function'"
+        recipe["trainer"] = build.str(
+            "trainer",
+            pattern=re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"),
+            what="'package.module:function' that writes a fitted estimator, "
+            "e.g. inference.examples.call_time.train:train_estimator",
         )
-        build.done(["kind", "estimator"])
+        build.done(["kind", "trainer"])
     return ArtifactRequest(key=build.key, endpoint=endpoint, container=container, recipe=recipe)
 
 

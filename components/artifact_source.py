@@ -34,17 +34,23 @@ def _build_embeddings(recipe: Mapping[str, Any], out_dir: Path, container: Conta
     from inference.embeddings_build import build_embeddings  # heavy (torch): only when a build is needed
 
     result = build_embeddings(
-        recipe["model"], out_dir, runtime=recipe["runtime"], revision=recipe.get("revision"), container=container
+        recipe["model"], out_dir, runtime=recipe["runtime"], revision=recipe.get("revision"), container=container.key
     )
     return Path(result.path)
 
 
 def _build_sklearn(recipe: Mapping[str, Any], out_dir: Path, container: Container) -> Path:
+    """Run the recipe's trainer (`module:function(out_path, container=key) -> estimator path`), then package it.
+
+    The trainer pickles in a venv matching the image (inference.examples.call_time.train.train_estimator does),
+    because build_sklearn refuses a pickle from another scikit-learn version.
+    """
     from inference.sklearn_build import build_sklearn
 
-    module, func = recipe["estimator"].split(":")
-    estimator = getattr(importlib.import_module(module), func)()
-    return Path(build_sklearn(estimator, out_dir, container=container).path)
+    module, func = recipe["trainer"].split(":")
+    trainer = getattr(importlib.import_module(module), func)
+    estimator = trainer(out_dir / "estimator.joblib", container=container.key)
+    return Path(build_sklearn(estimator, out_dir, container=container.key).path)
 
 
 BUILDERS: dict[str, Builder] = {"embeddings": _build_embeddings, "sklearn": _build_sklearn}
@@ -101,6 +107,7 @@ def describe(path: Path, key: str) -> ResolvedArtifact:
         program=Path(program).name,
         example_request=example,
         content_type=handler.get("content_type") or "application/json",
+        environment=dict(handler.get("environment") or {}),
     )
 
 

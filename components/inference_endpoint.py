@@ -37,10 +37,11 @@ BASE_ENVIRONMENT: dict[str, dict[str, str]] = {
 
 
 def container_environment(endpoint: EndpointSettings) -> dict[str, str]:
-    """The Model's environment: the framework's needs, then the config's own `environment` on top."""
+    """The Model's environment: framework defaults, what the artifact's manifest asks for, then config on top."""
     env = dict(BASE_ENVIRONMENT[endpoint.framework])
+    env.update(endpoint.artifact.environment)
     if endpoint.framework == "sklearn":
-        env["SAGEMAKER_PROGRAM"] = endpoint.artifact.program
+        env.setdefault("SAGEMAKER_PROGRAM", endpoint.artifact.program)
     env.update(endpoint.environment)
     return env
 

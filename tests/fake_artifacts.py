@@ -18,8 +18,13 @@ RUNTIME = {"huggingface": "onnx-int8", "sklearn": "sklearn"}
 
 
 def make_artifact(
-    out: Path, container: Container, *, peak_rss_mb: float | None = 300.0, framework: str | None = None,
-    payload: bytes = b"weights", tag: str | None = None,
+    out: Path,
+    container: Container,
+    *,
+    peak_rss_mb: float | None = 300.0,
+    framework: str | None = None,
+    payload: bytes = b"weights",
+    tag: str | None = None,
 ) -> Path:
     """Write a model.tar.gz at `out` built 'for' container (framework/tag overridable to make bad artifacts)."""
     root = out.parent / (out.name + ".src")

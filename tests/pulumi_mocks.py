@@ -47,7 +47,10 @@ REGISTRY_ACCOUNTS: dict[str, dict[str, str]] = {
 # type token -> (name input, ARN template) ; {r} region, {a} account, {n} physical name
 NAMED: dict[str, tuple[str, str | None]] = {
     "aws:sagemaker/model:Model": ("name", "arn:aws:sagemaker:{r}:{a}:model/{ln}"),
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("name", "arn:aws:sagemaker:{r}:{a}:endpoint-config/{ln}"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
+        "name",
+        "arn:aws:sagemaker:{r}:{a}:endpoint-config/{ln}",
+    ),
     "aws:sagemaker/endpoint:Endpoint": ("name", "arn:aws:sagemaker:{r}:{a}:endpoint/{ln}"),
     "aws:iam/role:Role": ("name", "arn:aws:iam::{a}:role/{n}"),
     "aws:iam/policy:Policy": ("name", "arn:aws:iam::{a}:policy/{n}"),
@@ -99,8 +102,10 @@ def render_policy(statements: list[dict[str, Any]]) -> str:
 
 
 class AwsMocks(pulumi.runtime.Mocks):
-    def __init__(self, account: str = ACCOUNT):
+    def __init__(self, account: str = ACCOUNT, names: dict[tuple[str, str], str] | None = None):
         self.account = account
+        # auto-names already given, as the engine's state keeps them across updates (share it between runs)
+        self.names = names if names is not None else {}
         self.provider_regions: dict[str, str] = {}  # provider id -> region
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
@@ -123,7 +128,9 @@ class AwsMocks(pulumi.runtime.Mocks):
         fmt = {"r": region, "a": self.account}
         if typ in NAMED:
             key, arn = NAMED[typ]
-            physical = inputs.get(key) or autoname(args.name, lower=typ == "aws:s3/bucket:Bucket")
+            physical = inputs.get(key) or self.names.setdefault(
+                (typ, args.name), autoname(args.name, lower=typ == "aws:s3/bucket:Bucket")
+            )
             state[key] = physical
             fmt.update(n=physical, ln=physical.lower())
             if arn:
@@ -157,15 +164,28 @@ class AwsMocks(pulumi.runtime.Mocks):
         token, a = args.token, dict(args.args)
         self.calls.append((token, a))
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:user/test", "id": self.account,
-                    "userId": "AIDATEST"}
+            return {
+                "accountId": self.account,
+                "arn": f"arn:aws:iam::{self.account}:user/test",
+                "id": self.account,
+                "userId": "AIDATEST",
+            }
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION,
-                    "reverseDnsPrefix": "com.amazonaws"}
+            return {
+                "partition": PARTITION,
+                "dnsSuffix": "amazonaws.com",
+                "id": PARTITION,
+                "reverseDnsPrefix": "com.amazonaws",
+            }
         if token == "aws:index/getRegion:getRegion":
             region = self._region(args.provider)
-            return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
-                    "description": region}
+            return {
+                "region": region,
+                "name": region,
+                "id": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+                "description": region,
+            }
         if token == "aws:sagemaker/getPrebuiltEcrImage:getPrebuiltEcrImage":
             region = a.get("region") or self._region(args.provider)
             repo, tag = a["repositoryName"], a.get("imageTag") or "1"
@@ -174,8 +194,15 @@ class AwsMocks(pulumi.runtime.Mocks):
             if account is None:
                 raise Exception(f"no registry ID available for region ({region}) and repository ({repo})")
             path = f"{account}.dkr.ecr.{region}.amazonaws.com/{repo}:{tag}"
-            return {"id": account, "registryId": account, "registryPath": path, "repositoryName": repo,
-                    "imageTag": tag, "region": region, "dnsSuffix": "amazonaws.com"}
+            return {
+                "id": account,
+                "registryId": account,
+                "registryPath": path,
+                "repositoryName": repo,
+                "imageTag": tag,
+                "region": region,
+                "dnsSuffix": "amazonaws.com",
+            }
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             doc = render_policy(a.get("statements") or [])
             return {"json": doc, "minifiedJson": json.dumps(json.loads(doc), separators=(",", ":")), "id": "x"}
@@ -247,13 +274,26 @@ def stack_config(stack: str) -> dict[str, Any]:
     import yaml
 
     data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k: v if isinstance(v, str) else json.dumps(v) if isinstance(v, dict | list) else str(v).lower()
-            if isinstance(v, bool) else str(v) for k, v in data.items()}
+    return {
+        k: v
+        if isinstance(v, str)
+        else json.dumps(v)
+        if isinstance(v, dict | list)
+        else str(v).lower()
+        if isinstance(v, bool)
+        else str(v)
+        for k, v in data.items()
+    }
 
 
-def run_program(config: dict[str, Any], stack: str, project: str = "sls-endpoints") -> ProgramRun:
-    """Run the real __main__.py under mocks with `config`; collect declared resources and exported outputs."""
-    mocks = AwsMocks()
+def run_program(
+    config: dict[str, Any], stack: str, project: str = "sls-endpoints", names: dict | None = None
+) -> ProgramRun:
+    """Run the real __main__.py under mocks with `config`; collect declared resources and exported outputs.
+
+    Pass the same `names` dict to successive runs to model updates of one stack (auto-names persist).
+    """
+    mocks = AwsMocks(names=names)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config))
@@ -283,4 +323,6 @@ def run_program(config: dict[str, Any], stack: str, project: str = "sls-endpoint
         return pulumi.Output.from_input(exports).apply(resolved.update)
 
     _run()
-    return ProgramRun(resources=list(monitor.registered), outputs=resolved, mocks=mocks, error=error[0] if error else None)
+    return ProgramRun(
+        resources=list(monitor.registered), outputs=resolved, mocks=mocks, error=error[0] if error else None
+    )
