@@ -1,0 +1,62 @@
+"""Venvs that reproduce what the SageMaker images run, shared by the container-toolkit tests.
+
+Each venv is built once by inference.venvs.ensure_venv (cached under .cache/venvs, keyed by Python version and
+requirement list) from the interpreter pyenv provides for the image's Python; a test skips with the reason when
+that interpreter or the package index is unavailable.
+
+Versions and where they come from:
+- sklearn images (aws/sagemaker-scikit-learn-container): scikit-learn/numpy/scipy/joblib as in
+  inference.sklearn_build.TRAIN_REQUIREMENTS; the serving stack is the repository's requirements.txt:
+  sagemaker-containers==2.8.6.post2 (single-model serving: gunicorn + its Flask Worker and Transformer),
+  sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer), Flask==1.1.1 with the
+  itsdangerous/jinja2/MarkupSafe/Werkzeug pins that keep Flask 1.1 importable.
+- HF image 2.6.0-transformers4.51.3-cpu-py312: see tests/test_container_hf.py.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from inference.sklearn_build import TRAIN_REQUIREMENTS
+from inference.venvs import VenvUnavailable, ensure_venv
+
+SKLEARN_SERVING = [
+    "sagemaker-containers==2.8.6.post2",
+    "sagemaker-inference==1.5.5",
+    "Flask==1.1.1",
+    "itsdangerous==2.0.1",
+    "jinja2==3.0.3",
+    "MarkupSafe==2.1.1",
+    "Werkzeug==0.15.6",
+    "retrying==1.3.3",
+]
+
+
+def sklearn_toolkit_python(container_key: str) -> Path:
+    """Python of a venv with the image's scikit-learn stack plus its serving toolkits (skips if impossible)."""
+    from inference.containers import get_container
+
+    c = get_container(container_key)
+    try:
+        return ensure_venv(f"toolkit-{c.key}", c.python, TRAIN_REQUIREMENTS[c.key] + SKLEARN_SERVING)
+    except VenvUnavailable as e:
+        pytest.skip(f"cannot reproduce the {c.key} image here: {e}")
+
+
+_TRAINED: dict[str, Path] = {}
+
+
+def call_time_estimator(container_key: str) -> Path:
+    """The call-time example trained (small) in the venv matching `container_key`, once per test session."""
+    from inference.examples.call_time.train import train_estimator
+
+    if container_key not in _TRAINED:
+        out = Path(tempfile.mkdtemp(prefix=f"sls-call-time-{container_key}-")) / "estimator.joblib"
+        try:
+            _TRAINED[container_key] = train_estimator(out, container_key, n_rows=4000, seed=1)
+        except VenvUnavailable as e:
+            pytest.skip(f"no Python for {container_key} here: {e}")
+    return _TRAINED[container_key]
