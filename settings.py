@@ -306,7 +306,7 @@ def validate(
             if value in seen:
                 raise ConfigError(
                     f"{ns}endpoints[{i}].{what}: {value!r} is already used by {seen[value]}; "
-                    f"allowed: a {what} unique within the stack"
+                    f"allowed: a unique {what} within the stack"
                 )
             seen[value] = f"{ns}endpoints[{i}]"
         pending.append((fields, request))
