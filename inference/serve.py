@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -43,6 +47,9 @@ LOCAL_ACCOUNT = "000000000000"  # no AWS account here; shown where AWS names the
 # EndpointName pattern from the SageMaker API reference (botocore does not check it client-side).
 ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 HANDLER_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn")
+# What the server itself needs in an image-matching venv (pure Python packages).
+SERVER_REQUIREMENTS = ["starlette>=0.40", "uvicorn>=0.30"]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServeError(RuntimeError):
@@ -328,7 +335,7 @@ def running_server(app, host: str = "127.0.0.1", port: int = 0, *, log_level: st
 @contextlib.contextmanager
 def open_artifact(artifact: Path) -> Iterator[Path]:
     """An unpacked, verified model directory for a model.tar.gz (temporary) or an unpacked directory (as is)."""
-    from inference.artifact import ArtifactError, unpack
+    from inference.artifact import ArtifactError, IntegrityError, unpack
 
     artifact = Path(artifact)
     if artifact.is_dir():
@@ -339,8 +346,59 @@ def open_artifact(artifact: Path) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="sls-serve-") as tmp:
         try:
             yield unpack(artifact, Path(tmp) / "model")
-        except (ArtifactError, OSError, ValueError) as e:
-            raise ServeError(f"cannot unpack {artifact}: {e}") from e
+        except (ArtifactError, IntegrityError, OSError, ValueError, tarfile.TarError) as e:
+            raise ServeError(f"cannot serve {artifact}: {e}") from e
+
+
+def artifact_manifest(artifact: Path) -> dict[str, Any]:
+    """The manifest of a model.tar.gz or an unpacked artifact directory ({} when it has none)."""
+    from inference.artifact import read_manifest
+
+    artifact = Path(artifact)
+    if artifact.is_dir():
+        path = artifact / "manifest.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+    return read_manifest(artifact)
+
+
+def matching_python(manifest: dict[str, Any], *, log=print) -> Path | None:
+    """An interpreter whose packages match the artifact's image, when this one's do not; else None.
+
+    Why: a scikit-learn artifact only loads under the scikit-learn version it was pickled with (its model_fn
+    refuses others), which is the image's (1.4.2 on Python 3.10 for sklearn-1.4-2), not this venv's. Such
+    artifacts are served from a cached venv of the image's Python and packages plus starlette/uvicorn.
+    Embedding artifacts run on this venv's torch / onnxruntime.
+    """
+    if manifest.get("framework") != "sklearn":
+        return None
+    from inference.containers import get_container
+    from inference.sklearn_build import TRAIN_REQUIREMENTS
+    from inference.venvs import ensure_venv
+
+    container = get_container((manifest.get("container") or {}).get("key", ""))
+    wanted = (manifest.get("model") or {}).get("sklearn_version") or container.packages.get("scikit-learn")
+    try:
+        have = importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:
+        have = None
+    if have == wanted:
+        return None
+    log(f"[serve] the artifact targets {container.image} (scikit-learn {wanted}, Python {container.python}); this "
+        f"environment has scikit-learn {have}: serving it from a matching venv (built once, cached in .cache/venvs)")
+    return ensure_venv(f"serve-{container.key}", container.python,
+                       [*TRAIN_REQUIREMENTS[container.key], *SERVER_REQUIREMENTS], log=log)
+
+
+def _reexec(python: Path, args: argparse.Namespace) -> None:
+    """Replace this process by the server under `python` (signals then reach the server directly)."""
+    argv = [str(python), "-m", "inference.serve", str(Path(args.artifact).resolve()), "--host", args.host,
+            "--port", str(args.port), "--name", args.name, "--log-level", args.log_level, "--python", "current"]
+    if args.max_concurrency is not None:
+        argv += ["--max-concurrency", str(args.max_concurrency)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(str(python), argv, env)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -353,6 +411,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"manifest's, else {DEFAULT_MAX_CONCURRENCY})")
     parser.add_argument("--name", default="local", help="endpoint name for /endpoints/NAME/invocations (default local)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument("--python", default="auto",
+                        help="interpreter to serve with: auto (default: an image-matching venv for scikit-learn "
+                             "artifacts whose version differs from this environment's), current, or a path")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -360,6 +421,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         check_endpoint_name(args.name)
+        if args.python != "current":
+            python = Path(args.python) if args.python != "auto" else matching_python(artifact_manifest(args.artifact))
+            if python is not None:
+                if not python.is_file():
+                    raise ServeError(f"--python {python}: no such interpreter")
+                _reexec(python, args)
         with open_artifact(args.artifact) as model_dir:
             print(f"[serve] loading {args.artifact} ...", flush=True)
             handler = load_handler(model_dir)
@@ -371,7 +438,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"[serve] listening on {base}  (GET /ping, POST /invocations, "
                   f"POST /endpoints/{state.name}/invocations; Ctrl-C to stop)", flush=True)
             uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="off")
-    except ServeError as e:
+    except (RuntimeError, ValueError, OSError, subprocess.CalledProcessError) as e:  # ServeError, VenvUnavailable...
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m inference.serve`: the serve command alone (what an image-matching venv runs)."""
+    parser = argparse.ArgumentParser(prog="python -m inference.serve", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

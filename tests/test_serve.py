@@ -31,6 +31,7 @@ from inference.serve import (
     load_handler,
     running_server,
 )
+from inference.venvs import VenvUnavailable, find_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -391,6 +392,69 @@ def test_cli_serves_a_tarball_and_refuses_a_tampered_one(tmp_path: Path) -> None
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "factor.txt was modified" in out.stderr
+
+
+def _wait_for_ping(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/ping").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
+        assert time.monotonic() < deadline, "server did not come up"
+        time.sleep(0.2)
+
+
+FIT_SCRIPT = """
+import json, sys, joblib
+from sklearn.linear_model import LogisticRegression
+X = [[0.0, 0.0], [0.2, 0.1], [1.0, 1.0], [0.9, 1.2], [0.1, 0.3], [1.1, 0.8]]
+y = [0, 0, 1, 1, 0, 1]
+est = LogisticRegression().fit(X, y)
+joblib.dump(est, sys.argv[1])
+probe = [[0.05, 0.1], [1.0, 0.9]]
+json.dump({"labels": est.predict(probe).tolist(), "proba": est.predict_proba(probe).tolist()}, open(sys.argv[2], "w"))
+"""
+
+
+def test_cli_serves_a_sklearn_artifact_from_an_image_matching_venv(tmp_path: Path) -> None:
+    """The artifact is pickled with the image's scikit-learn (1.4.2, Python 3.10), which this venv does not have;
+    `serve` re-executes itself in a cached venv that matches the image, as the container would run it."""
+    try:
+        find_python("3.10")
+    except VenvUnavailable as e:
+        pytest.skip(f"needs Python 3.10 for the sklearn-1.4-2 image: {e}")
+    from inference.sklearn_build import build_sklearn, train_python
+
+    est, expected_file = tmp_path / "est.joblib", tmp_path / "expected.json"
+    subprocess.run([str(train_python("sklearn-1.4-2")), "-c", FIT_SCRIPT, str(est), str(expected_file)], check=True)
+    tar = Path(build_sklearn(est, tmp_path / "out", container="sklearn-1.4-2", measure=False,
+                             log=lambda m: None).path)
+    expected = json.loads(expected_file.read_text())
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "inference.serve", str(tar), "--port", str(port),
+                             "--name", "calls", "--log-level", "warning"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_ping(url, proc, timeout=900)  # first run builds the serving venv
+        client = runtime_client(url)
+        resp = client.invoke_endpoint(EndpointName="calls", Body=json.dumps({"instances": [[0.05, 0.1], [1.0, 0.9]]}),
+                                      ContentType="application/json")
+        predictions = json.loads(resp["Body"].read())["predictions"]
+        # Exactly what scikit-learn 1.4.2 predicted in the training venv (the handler rounds to 6 places).
+        assert [p["label"] for p in predictions] == expected["labels"]
+        for p, proba in zip(predictions, expected["proba"], strict=True):
+            assert [p["probabilities"][c] for c in ("0", "1")] == pytest.approx(proba, abs=1e-6)
+        with pytest.raises(client.exceptions.ModelError) as info:
+            client.invoke_endpoint(EndpointName="calls", Body=b'{"instances": [[1.0]]}', ContentType="application/json")
+        assert info.value.response["OriginalStatusCode"] == 400
+        assert "expects 2 features" in info.value.response["OriginalMessage"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
