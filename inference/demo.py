@@ -62,8 +62,10 @@ def cached_embeddings_artifact(runtime: str | None = None, *, model: Path | None
 
     runtime=None means the builder's default runtime.
     """
-    from inference.embeddings_build import build_embeddings  # heavy (torch, onnx); only when a build may be needed
+    import inference.embeddings_build as eb  # only when a build may be needed
 
+    # Name the builder's default explicitly, so the demo and the bench share one cached build of it.
+    runtime = runtime or getattr(eb, "DEFAULT_RUNTIME", None)
     model = Path(model) if model else default_model_path()
     key = build_key(model, runtime)
     out_dir = cache / f"{runtime or 'default'}-{key}"
@@ -77,7 +79,7 @@ def cached_embeddings_artifact(runtime: str | None = None, *, model: Path | None
         log(f"building the {runtime or 'default'} artifact from {model} (first run only, about a minute) ...")
         t0 = time.perf_counter()
         kwargs = {"runtime": runtime} if runtime else {}
-        result = build_embeddings(str(model), out_dir, **kwargs)
+        result = eb.build_embeddings(str(model), out_dir, **kwargs)
         built = Path(result.path)
         if built.resolve() != tar.resolve():
             built.replace(tar)
