@@ -284,7 +284,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         "machine makes every number noisier).",
         "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v) + ".",
         "",
-        "Model: all-MiniLM-L6-v2 (shipped weights). Texts/s = texts per second of wall time at that batch size; "
+        f"Model: all-MiniLM-L6-v2 (shipped weights). Inputs: {result['config'].get('texts', '?')} generated texts "
+        "(`bench_texts`: sentences of 4–40 words, every ninth one non-English, code, a number or emoji). "
+        "Texts/s = texts per second of wall time at that batch size; "
         "latency per call; cold load = imports + model load in a fresh process; peak RSS of that process after a "
         f"batch-{max(result['config']['batch_sizes'])} request; artifact = model.tar.gz (or the model folder for "
         "the reference and the pipeline).",
