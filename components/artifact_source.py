@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import json
 import shutil
+import tarfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ def describe(path: Path, key: str) -> ResolvedArtifact:
     handler = manifest.get("handler") or {}
     program = handler.get("program") or handler.get("entry_point") or DEFAULT_PROGRAM
     example = handler.get("example_request")
+    if example is None and (manifest.get("model") or {}).get("serving_spec"):
+        example = _example_from_spec(Path(path), manifest["model"]["serving_spec"])
     if example is not None and not isinstance(example, str):
         example = json.dumps(example)
     return ResolvedArtifact(
@@ -109,6 +112,29 @@ def describe(path: Path, key: str) -> ResolvedArtifact:
         content_type=handler.get("content_type") or "application/json",
         environment=dict(handler.get("environment") or {}),
     )
+
+
+def _example_from_spec(tar_path: Path, member: str) -> dict[str, Any] | None:
+    """One valid instance from a scikit-learn serving spec (first allowed value, or default/min), for the
+    stack's ready-to-run invoke example; the swept and request-level features are left to their defaults."""
+    try:
+        with tarfile.open(tar_path, "r:gz") as tar:
+            f = tar.extractfile(member)
+            spec = json.loads(f.read()) if f else None
+    except (KeyError, tarfile.TarError, OSError, ValueError):
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("features"), list):
+        return None
+    skip = set(spec.get("request_level") or []) | {(spec.get("sweep") or {}).get("feature")}
+    instance = {}
+    for feat in spec["features"]:
+        if feat.get("name") in skip:
+            continue
+        if feat.get("type") == "category":
+            instance[feat["name"]] = feat["allowed"][0]
+        else:
+            instance[feat["name"]] = feat.get("default", feat.get("min", 0))
+    return {"instances": [instance]}
 
 
 def resolve_artifact(
