@@ -497,7 +497,7 @@ def _artifact_request(o: _Obj, endpoint: str, image: ImageSettings) -> ArtifactR
         )
     recipe: dict[str, Any] = {"kind": kind}
     if kind == "embeddings":
-        recipe["model"] = build.str("model")
+        recipe["model"] = build.str("model", None)  # None: the builder's default (all-MiniLM-L6-v2, packaged)
         recipe["runtime"] = build.str("runtime", "onnx-int8")
         if recipe["runtime"] not in EMBEDDING_RUNTIMES:
             raise ConfigError(
@@ -505,6 +505,12 @@ def _artifact_request(o: _Obj, endpoint: str, image: ImageSettings) -> ArtifactR
                 f"allowed: {', '.join(EMBEDDING_RUNTIMES)}"
             )
         recipe["revision"] = build.str("revision", None)
+        hub_id = recipe["model"] and not Path(recipe["model"]).expanduser().exists()
+        if hub_id and not re.fullmatch(r"[0-9a-f]{40}", recipe["revision"] or ""):
+            raise ConfigError(
+                f"{build.k('revision')}: {recipe['revision']!r} does not pin Hub model {recipe['model']!r}; "
+                "allowed: the full 40-character commit sha (branches and tags move; artifacts must be reproducible)"
+            )
         build.done(["kind", "model", "runtime", "revision"])
     else:
         recipe["trainer"] = build.str(

@@ -94,7 +94,7 @@ def describe(path: Path, key: str) -> ResolvedArtifact:
         )
     peak = (manifest.get("resources") or {}).get("peak_rss_mb")
     handler = manifest.get("handler") or {}
-    program = handler.get("program") or handler.get("entry_point") or DEFAULT_PROGRAM
+    program = handler.get("program") or handler.get("entry_point") or handler.get("entry") or DEFAULT_PROGRAM
     example = handler.get("example_request")
     if example is None and (manifest.get("model") or {}).get("serving_spec"):
         example = _example_from_spec(Path(path), manifest["model"]["serving_spec"])

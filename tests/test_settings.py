@@ -300,6 +300,11 @@ BAD: list[tuple[str, Callable[[dict, dict], None], list[str]]] = [
         ["build.runtime", "'tensorrt'", "torch, onnx, onnx-int8"],
     ),
     (
+        "hub model without pinned revision",
+        _set("endpoints.0.artifact", {"build": {"kind": "embeddings", "model": "owner/name", "revision": "main"}}),
+        ["build.revision", "'main'", "'owner/name'", "40-character commit sha"],
+    ),
+    (
         "bad sklearn trainer",
         _set("endpoints.1.artifact", {"build": {"kind": "sklearn", "trainer": "train.py"}}),
         ["build.trainer", "'train.py'", "package.module:function"],
@@ -414,7 +419,7 @@ def test_instance_only_options_are_refused_on_instance_mode_too_when_unsupported
 
 def test_structure_is_checked_before_any_artifact_is_built(raw):
     """A typo in the second endpoint must not cost the first endpoint's model build."""
-    raw["endpoints"][0]["artifact"] = {"build": {"kind": "embeddings", "model": "m"}}
+    raw["endpoints"][0]["artifact"] = {"build": {"kind": "embeddings"}}
     raw["endpoints"][1]["serverless"]["max_concurency"] = 3
     built: list = []
     with pytest.raises(ConfigError, match="max_concurency"):
@@ -426,12 +431,15 @@ def test_build_recipes_are_resolved_through_the_cache(raw, tmp_path, monkeypatch
     builders = FakeBuilders(peak_rss_mb=100)
     monkeypatch.setattr(artifact_source, "BUILDERS", builders)
     monkeypatch.setattr(artifact_source, "BUILD_DIR", tmp_path / "build")
-    raw["endpoints"][0]["artifact"] = {"build": {"kind": "embeddings", "model": "sentence-transformers/x"}}
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    raw["endpoints"][0]["artifact"] = {
+        "build": {"kind": "embeddings", "model": "sentence-transformers/x", "revision": sha}
+    }
     raw["endpoints"][1]["artifact"] = {"build": {"kind": "sklearn", "trainer": "pkg.mod:train"}}
     first = check(raw)
     second = check(raw)
     assert builders.built == [
-        {"kind": "embeddings", "model": "sentence-transformers/x", "runtime": "onnx-int8", "revision": None},
+        {"kind": "embeddings", "model": "sentence-transformers/x", "runtime": "onnx-int8", "revision": sha},
         {"kind": "sklearn", "trainer": "pkg.mod:train"},
     ]  # built once each; the second validation reused the cache
     assert [e.artifact.sha256 for e in first.endpoints] == [e.artifact.sha256 for e in second.endpoints]
