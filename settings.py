@@ -653,6 +653,21 @@ def _scalar(text: str | None) -> Any:
     return text
 
 
+def read_stack_file(work_dir: Path, stack: str, project: str = PROJECT) -> tuple[dict[str, Any], str]:
+    """(`<project>:*` keys without the prefix, aws:region) from Pulumi.<stack>.yaml, for checks before any CLI run."""
+    import yaml
+
+    path = Path(work_dir) / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise ConfigError(
+            f"stack file {path} does not exist; allowed stacks: "
+            + ", ".join(sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in Path(work_dir).glob("Pulumi.*.yaml")))
+        )
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    raw = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(project + ":")}
+    return raw, str(config.get("aws:region") or "")
+
+
 def load_settings() -> Settings:
     """Read and validate the running stack's config; raises ConfigError before any resource exists."""
     import pulumi
