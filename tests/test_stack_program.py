@@ -158,6 +158,9 @@ def test_models_and_endpoint_configs_are_auto_named_and_the_endpoint_named_from_
 
 @pytest.mark.parametrize(("stack", "protected"), [("dev", False), ("prod", True)])
 def test_only_prod_protects_its_endpoints(runs, stack, protected):
+    if protected:
+        assert runs[stack].get("stack-key").protect is True
+    assert runs[stack].get("artifacts-bucket").inputs["forceDestroy"] is not protected
     for ep in endpoints_of(stack):
         assert runs[stack].get(f"{ep['name']}-endpoint").protect is protected
         assert runs[stack].get(f"{ep['name']}-model").protect is False  # replaced on every change
