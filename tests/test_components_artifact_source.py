@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fake_artifacts import FakeBuilders, make_artifact
@@ -150,3 +151,23 @@ def test_real_sklearn_recipe_builds_the_call_time_artifact(tmp_path):
     from inference.sklearn_build import train_python
 
     measure_handler(Path(a.path), a.example_request.encode(), a.content_type, python=str(train_python(SKLEARN_1_4.key)))
+
+
+def test_embeddings_builder_is_called_as_inference_embeddings_build_defines_it(tmp_path, monkeypatch):
+    """Contract check without the multi-minute model build: the arguments our recipe builder passes must bind to
+    the real build_embeddings signature (the stand-in binds them, then returns a small real artifact)."""
+    import inspect
+
+    builder = pytest.importorskip("inference.embeddings_build", reason="embeddings builder not in this checkout")
+    sig = inspect.signature(builder.build_embeddings)
+    seen = {}
+
+    def stand_in(*args, **kwargs):
+        seen.update(sig.bind(*args, **kwargs).arguments)
+        out = make_artifact(Path(args[1]) / "model.tar.gz", HF_PY312)
+        return SimpleNamespace(path=str(out))
+
+    monkeypatch.setattr(builder, "build_embeddings", stand_in)
+    a = src.resolve_artifact(request({**EMB, "model": None}), build_dir=tmp_path)
+    assert seen["model"] is None and seen["runtime"] == "onnx-int8" and seen["container"] == HF_PY312.key
+    assert a.framework == "huggingface"

@@ -507,3 +507,23 @@ def test_top_level_typo_fails_before_any_resource():
     run = run_program(cfg, "dev")
     assert isinstance(run.error, ConfigError) and "sls-endpoints:monitorin" in str(run.error)
     assert run.resources == []
+
+
+def test_alarms_without_monitoring_section_have_no_actions_and_no_dashboard(tmp_path):
+    cfg = yaml_config("dev")
+    del cfg["sls-endpoints:monitoring"]
+    arts = {
+        "embeddings": make_artifact(tmp_path / "e.tar.gz", HF_PY312),
+        "call-time": make_artifact(tmp_path / "c.tar.gz", SKLEARN_1_4),
+    }
+    for ep in cfg["sls-endpoints:endpoints"]:
+        ep["artifact"] = {"path": str(arts[ep["name"]])}
+    cfg["sls-endpoints:endpoints"][1]["alarms"] = {"errors_5xx": 3}
+    run = run_program({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in cfg.items()}, "dev")
+    assert run.error is None, run.error
+    (alarm,) = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert alarm.inputs["metricName"] == "Invocation5XXErrors" and alarm.inputs["threshold"] == 3
+    assert alarm.inputs["dimensions"]["EndpointName"] == "call-time-dev"
+    assert not alarm.inputs.get("alarmActions")
+    assert not run.of_type("aws:cloudwatch/dashboard:Dashboard") and not run.of_type("aws:sns/topic:Topic")
+    assert "dashboard" not in run.outputs
