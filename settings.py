@@ -190,7 +190,7 @@ class _Obj:
             raise ConfigError(f"{self.k(name)} is required and missing")
         return default
 
-    def str(self, name: str, default: Any = _MISSING, pattern: re.Pattern | None = None, what: str = "") -> Any:
+    def text(self, name: str, default: Any = _MISSING, pattern: re.Pattern | None = None, what: str = "") -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -200,7 +200,7 @@ class _Obj:
             raise ConfigError(f"{self.k(name)}: {v!r} is not allowed; allowed: {what or pattern.pattern}")
         return v
 
-    def int(self, name: str, default: Any = _MISSING, lo: int | None = None, hi: int | None = None) -> Any:
+    def whole(self, name: str, default: Any = _MISSING, lo: int | None = None, hi: int | None = None) -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -210,7 +210,7 @@ class _Obj:
             raise ConfigError(f"{self.k(name)}: {v} is out of range; allowed: {_range(lo, hi)}")
         return v
 
-    def num(self, name: str, default: Any = _MISSING, lo: float = 0.0, hi: float | None = None, lo_open=True) -> Any:
+    def number(self, name: str, default: Any = _MISSING, lo: float = 0.0, hi: float | None = None, lo_open=True) -> Any:
         v = self.raw(name, default)
         if v is default and default is not _MISSING:
             return v
@@ -221,7 +221,7 @@ class _Obj:
             raise ConfigError(f"{self.k(name)}: {v} is out of range; allowed: {low}" + (f" and <= {hi}" if hi else ""))
         return float(v)
 
-    def bool(self, name: str, default: bool) -> bool:
+    def flag(self, name: str, default: bool) -> bool:
         v = self.raw(name, default)
         if not isinstance(v, bool):
             raise ConfigError(f"{self.k(name)}: expected true or false, got {v!r}")
@@ -286,8 +286,8 @@ def validate(
         raise ConfigError(
             f"{ns}{unknown[0]}: unknown key (a typo?); allowed keys: " + ", ".join(ns + k for k in TOP_LEVEL_KEYS)
         )
-    kms = top.bool("kms", False)
-    protect = top.bool("protect", False)
+    kms = top.flag("kms", False)
+    protect = top.flag("protect", False)
     tags = _tags(top.raw("tags", {}), f"{ns}tags")
     monitoring = _monitoring(top.obj("monitoring"))
     items = top.raw("endpoints")
@@ -341,9 +341,9 @@ def _monitoring(o: _Obj | None) -> MonitoringSettings | None:
     if o is None:
         return None
     m = MonitoringSettings(
-        dashboard=o.bool("dashboard", True),
-        sns_topic=o.bool("sns_topic", False),
-        email=o.str("email", None, _EMAIL, "an e-mail address"),
+        dashboard=o.flag("dashboard", True),
+        sns_topic=o.flag("sns_topic", False),
+        email=o.text("email", None, _EMAIL, "an e-mail address"),
     )
     o.done(["dashboard", "sns_topic", "email"])
     if m.email and not m.sns_topic:
@@ -354,10 +354,10 @@ def _monitoring(o: _Obj | None) -> MonitoringSettings | None:
 
 
 def _endpoint(o: _Obj, stack: str) -> tuple[dict[str, Any], ArtifactRequest]:
-    name = o.str(
+    name = o.text(
         "name", pattern=_KEY_NAME, what="lowercase letters, digits and '-', starting with a letter, <= 30 chars"
     )
-    endpoint_name = o.str("endpoint_name", f"{name}-{stack}", _ENDPOINT_NAME, "letters, digits and '-', <= 63 chars")
+    endpoint_name = o.text("endpoint_name", f"{name}-{stack}", _ENDPOINT_NAME, "letters, digits and '-', <= 63 chars")
     if not _ENDPOINT_NAME.match(endpoint_name):
         raise ConfigError(
             f"{o.k('endpoint_name')}: the default {endpoint_name!r} (name-stack) is not a valid SageMaker "
@@ -381,7 +381,7 @@ def _endpoint(o: _Obj, stack: str) -> tuple[dict[str, Any], ArtifactRequest]:
                 )
             if key != "network_isolation":
                 raise ConfigError(f"{o.k(key)}: {what} is not supported by this program; got {o.value[key]!r}")
-    network_isolation = o.bool("network_isolation", False) if instance_o else False
+    network_isolation = o.flag("network_isolation", False) if instance_o else False
     if network_isolation:
         raise ConfigError(
             f"{o.k('network_isolation')}: true is not supported by this program yet (the model would need no "
@@ -395,9 +395,9 @@ def _endpoint(o: _Obj, stack: str) -> tuple[dict[str, Any], ArtifactRequest]:
     serverless = instance = scaling = None
     if serverless_o is not None:
         serverless = ServerlessSettings(
-            memory_mb=serverless_o.int("memory_mb"),
-            max_concurrency=serverless_o.int("max_concurrency", lo=MAX_CONCURRENCY[0], hi=MAX_CONCURRENCY[1]),
-            provisioned_concurrency=serverless_o.int("provisioned_concurrency", None, *PROVISIONED_CONCURRENCY),
+            memory_mb=serverless_o.whole("memory_mb"),
+            max_concurrency=serverless_o.whole("max_concurrency", lo=MAX_CONCURRENCY[0], hi=MAX_CONCURRENCY[1]),
+            provisioned_concurrency=serverless_o.whole("provisioned_concurrency", None, *PROVISIONED_CONCURRENCY),
         )
         serverless_o.done(["memory_mb", "max_concurrency", "provisioned_concurrency"])
         if serverless.memory_mb not in MEMORY_TIERS_MB:
@@ -414,10 +414,10 @@ def _endpoint(o: _Obj, stack: str) -> tuple[dict[str, Any], ArtifactRequest]:
     else:
         assert instance_o is not None
         instance = InstanceSettings(
-            instance_type=instance_o.str(
+            instance_type=instance_o.text(
                 "type", pattern=_INSTANCE_TYPE, what="an ml.* instance type, e.g. ml.m5.large"
             ),
-            count=instance_o.int("count", 1, lo=1, hi=100),
+            count=instance_o.whole("count", 1, lo=1, hi=100),
         )
         instance_o.done(["type", "count"])
 
@@ -425,7 +425,7 @@ def _endpoint(o: _Obj, stack: str) -> tuple[dict[str, Any], ArtifactRequest]:
     if scaling_o is not None:
         scaling = _scaling(scaling_o, serverless, instance)
     alarms = _alarms(o.obj("alarms"), serverless is not None)
-    lambda_role = o.bool("lambda_role", False)
+    lambda_role = o.flag("lambda_role", False)
     env = o.raw("environment", {})
     if not isinstance(env, Mapping) or not all(
         isinstance(k, str) and _ENV_NAME.match(k) and isinstance(v, str) for k, v in env.items()
@@ -451,7 +451,7 @@ def _endpoint(o: _Obj, stack: str) -> tuple[dict[str, Any], ArtifactRequest]:
 
 def _image(o: _Obj) -> ImageSettings:
     repos = sorted({c.repository for c in CONTAINERS.values()})
-    repository = o.str("repository")
+    repository = o.text("repository")
     if repository not in repos:
         raise ConfigError(f"{o.k('repository')}: {repository!r} is not a supported image; allowed: {', '.join(repos)}")
     tags = [c.tag for c in CONTAINERS.values() if c.repository == repository]
@@ -487,7 +487,7 @@ def _artifact_request(o: _Obj, endpoint: str, image: ImageSettings) -> ArtifactR
             key=o.k("path"), endpoint=endpoint, container=container, path=p if p.is_absolute() else ROOT / p
         )
     assert build is not None
-    kind = build.str("kind")
+    kind = build.text("kind")
     if kind not in BUILD_KINDS:
         raise ConfigError(f"{build.k('kind')}: {kind!r} is not a build recipe; allowed: {', '.join(BUILD_KINDS)}")
     if BUILD_KINDS[kind] != container.framework:
@@ -497,14 +497,14 @@ def _artifact_request(o: _Obj, endpoint: str, image: ImageSettings) -> ArtifactR
         )
     recipe: dict[str, Any] = {"kind": kind}
     if kind == "embeddings":
-        recipe["model"] = build.str("model", None)  # None: the builder's default (all-MiniLM-L6-v2, packaged)
-        recipe["runtime"] = build.str("runtime", "onnx-int8")
+        recipe["model"] = build.text("model", None)  # None: the builder's default (all-MiniLM-L6-v2, packaged)
+        recipe["runtime"] = build.text("runtime", "onnx-int8")
         if recipe["runtime"] not in EMBEDDING_RUNTIMES:
             raise ConfigError(
                 f"{build.k('runtime')}: {recipe['runtime']!r} is not a runtime; "
                 f"allowed: {', '.join(EMBEDDING_RUNTIMES)}"
             )
-        recipe["revision"] = build.str("revision", None)
+        recipe["revision"] = build.text("revision", None)
         hub_id = recipe["model"] and not Path(recipe["model"]).expanduser().exists()
         if hub_id and not re.fullmatch(r"[0-9a-f]{40}", recipe["revision"] or ""):
             raise ConfigError(
@@ -513,7 +513,7 @@ def _artifact_request(o: _Obj, endpoint: str, image: ImageSettings) -> ArtifactR
             )
         build.done(["kind", "model", "runtime", "revision"])
     else:
-        recipe["trainer"] = build.str(
+        recipe["trainer"] = build.text(
             "trainer",
             pattern=re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$"),
             what="'package.module:function' that writes a fitted estimator, "
@@ -534,11 +534,11 @@ def _scaling(o: _Obj, serverless: ServerlessSettings | None, instance: InstanceS
             )
         hi = serverless.max_concurrency
         s = ScalingSettings(
-            min_capacity=o.int("min_capacity", pc, lo=1, hi=hi),
-            max_capacity=o.int("max_capacity", lo=1, hi=hi),
-            target_value=o.num("target_value", 0.7, lo=0.0, hi=1.0),
-            scale_in_cooldown_s=o.int("scale_in_cooldown_s", 300, lo=0, hi=3600),
-            scale_out_cooldown_s=o.int("scale_out_cooldown_s", 60, lo=0, hi=3600),
+            min_capacity=o.whole("min_capacity", pc, lo=1, hi=hi),
+            max_capacity=o.whole("max_capacity", lo=1, hi=hi),
+            target_value=o.number("target_value", 0.7, lo=0.0, hi=1.0),
+            scale_in_cooldown_s=o.whole("scale_in_cooldown_s", 300, lo=0, hi=3600),
+            scale_out_cooldown_s=o.whole("scale_out_cooldown_s", 60, lo=0, hi=3600),
         )
         if not s.min_capacity <= pc <= s.max_capacity:
             raise ConfigError(
@@ -548,11 +548,11 @@ def _scaling(o: _Obj, serverless: ServerlessSettings | None, instance: InstanceS
     else:
         assert instance is not None
         s = ScalingSettings(
-            min_capacity=o.int("min_capacity", instance.count, lo=1, hi=100),
-            max_capacity=o.int("max_capacity", lo=1, hi=100),
-            target_value=o.num("target_value", lo=0.0),
-            scale_in_cooldown_s=o.int("scale_in_cooldown_s", 300, lo=0, hi=3600),
-            scale_out_cooldown_s=o.int("scale_out_cooldown_s", 60, lo=0, hi=3600),
+            min_capacity=o.whole("min_capacity", instance.count, lo=1, hi=100),
+            max_capacity=o.whole("max_capacity", lo=1, hi=100),
+            target_value=o.number("target_value", lo=0.0),
+            scale_in_cooldown_s=o.whole("scale_in_cooldown_s", 300, lo=0, hi=3600),
+            scale_out_cooldown_s=o.whole("scale_out_cooldown_s", 60, lo=0, hi=3600),
         )
         if not s.min_capacity <= instance.count <= s.max_capacity:
             raise ConfigError(
@@ -567,12 +567,12 @@ def _alarms(o: _Obj | None, serverless: bool) -> AlarmSettings | None:
     if o is None:
         return None
     a = AlarmSettings(
-        errors_5xx=o.int("errors_5xx", None, lo=1),
-        errors_4xx=o.int("errors_4xx", None, lo=1),
-        latency_p90_ms=o.num("latency_p90_ms", None, lo=0.0, hi=60_000),  # serverless invocations time out at 60 s
-        cold_start_ms=o.num("cold_start_ms", None, lo=0.0),
-        period_s=o.int("period_s", 300, lo=60, hi=86_400),
-        evaluation_periods=o.int("evaluation_periods", 1, lo=1, hi=100),
+        errors_5xx=o.whole("errors_5xx", None, lo=1),
+        errors_4xx=o.whole("errors_4xx", None, lo=1),
+        latency_p90_ms=o.number("latency_p90_ms", None, lo=0.0, hi=60_000),  # serverless invocations time out at 60 s
+        cold_start_ms=o.number("cold_start_ms", None, lo=0.0),
+        period_s=o.whole("period_s", 300, lo=60, hi=86_400),
+        evaluation_periods=o.whole("evaluation_periods", 1, lo=1, hi=100),
     )
     o.done(["errors_5xx", "errors_4xx", "latency_p90_ms", "cold_start_ms", "period_s", "evaluation_periods"])
     if a.period_s % 60:
