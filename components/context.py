@@ -18,21 +18,10 @@ class AwsContext:
     partition: pulumi.Output[str]
     region: pulumi.Output[str]
 
-    def arn(
-        self, service: str, resource: pulumi.Input[str], *, region: bool = True, account: bool = True
-    ) -> pulumi.Output[str]:
-        """arn:<partition>:<service>:<region>:<account>:<resource>."""
+    def arn(self, service: str, resource: pulumi.Input[str]) -> pulumi.Output[str]:
+        """arn:<partition>:<service>:<region>:<account>:<resource> for a regional resource of this account."""
         return pulumi.Output.concat(
-            "arn:",
-            self.partition,
-            ":",
-            service,
-            ":",
-            self.region if region else "",
-            ":",
-            self.account_id if account else "",
-            ":",
-            resource,
+            "arn:", self.partition, ":", service, ":", self.region, ":", self.account_id, ":", resource
         )
 
 
