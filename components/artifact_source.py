@@ -157,7 +157,13 @@ def resolve_artifact(
             builder = (builders or BUILDERS)[request.recipe["kind"]]
             work = target.parent / "work"
             shutil.rmtree(work, ignore_errors=True)
-            built = builder(request.recipe, work, request.container)
+            try:
+                built = builder(request.recipe, work, request.container)
+            except Exception as e:  # a failed build (quality gate, version skew, ...) is reported on the config key
+                raise ConfigError(
+                    f"{request.key}: building the {request.recipe['kind']} artifact for {request.container.image} "
+                    f"failed: {e}"
+                ) from e
             if not Path(built).is_file():
                 raise ConfigError(f"{request.key}: the {request.recipe['kind']} build produced no file at {built}")
             Path(built).replace(target)

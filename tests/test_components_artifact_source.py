@@ -108,6 +108,15 @@ def test_a_builder_that_writes_nothing_is_reported(tmp_path):
         )
 
 
+def test_a_failing_build_is_reported_on_the_config_key(tmp_path):
+    def fails(recipe, out_dir, container):
+        raise ValueError("quality gate: min cosine 0.97 < 0.98")
+
+    with pytest.raises(ConfigError, match=r"^k\.artifact: building the embeddings artifact .* failed: quality gate"):
+        src.resolve_artifact(request(EMB), builders={"embeddings": fails}, build_dir=tmp_path)
+    assert not src.cache_path(request(EMB), build_dir=tmp_path).exists()  # nothing half-built is cached
+
+
 def test_example_request_comes_from_the_manifest_or_the_serving_spec(tmp_path):
     plain = make_artifact(tmp_path / "plain.tar.gz", HF_PY312)
     assert src.describe(plain, "k").example_request is None  # the program falls back to a per-framework example
