@@ -57,11 +57,16 @@ def _build_sklearn(recipe: Mapping[str, Any], out_dir: Path, container: Containe
 BUILDERS: dict[str, Builder] = {"embeddings": _build_embeddings, "sklearn": _build_sklearn}
 
 
+# inference/ modules no build imports (the CLI and the serve/bench/cost/demo tools): editing them must not
+# rebuild artifacts, since a rebuild re-measures memory and may change the manifest, hence the sha256 and Model.
+NOT_BUILD_INPUTS = frozenset({"__main__.py", "bench.py", "cost.py", "demo.py", "serve.py"})
+
+
 def sources_digest(root: Path = ROOT / "inference") -> str:
-    """sha256 over the inference/ package sources: a changed handler or builder invalidates cached builds."""
+    """sha256 over the inference/ sources a build uses: a changed handler or builder invalidates cached builds."""
     h = hashlib.sha256()
     for p in sorted(root.rglob("*.py")):
-        if "__pycache__" in p.parts:
+        if "__pycache__" in p.parts or p.relative_to(root).as_posix() in NOT_BUILD_INPUTS:
             continue
         h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()

@@ -94,6 +94,8 @@ def test_changed_inference_sources_invalidate_the_cache(tmp_path):
     (pkg / "__pycache__").mkdir()
     (pkg / "__pycache__" / "x.py").write_text("ignored")
     assert src.sources_digest(pkg) == before  # bytecode caches are not sources
+    (pkg / "bench.py").write_text("# benchmark tool: not a build input\n")
+    assert src.sources_digest(pkg) == before
     (pkg / "handlers" / "h.py").write_text("A = 2\n")
     after = src.sources_digest(pkg)
     assert after != before
