@@ -9,7 +9,8 @@ Versions and where they come from:
   inference.sklearn_build.TRAIN_REQUIREMENTS; the serving stack is the repository's requirements.txt:
   sagemaker-containers==2.8.6.post2 (single-model serving: gunicorn + its Flask Worker and Transformer),
   sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer), Flask==1.1.1 with the
-  itsdangerous/jinja2/MarkupSafe/Werkzeug pins that keep Flask 1.1 importable.
+  itsdangerous/jinja2/MarkupSafe/Werkzeug pins that keep Flask 1.1 importable, protobuf==3.20.1, and a
+  setuptools that still has pkg_resources.
 - HF image 2.6.0-transformers4.51.3-cpu-py312: see tests/test_container_hf.py.
 """
 
@@ -32,6 +33,8 @@ SKLEARN_SERVING = [
     "MarkupSafe==2.1.1",
     "Werkzeug==0.15.6",
     "retrying==1.3.3",
+    "protobuf==3.20.1",  # sagemaker_containers/record_pb2.py was generated for protobuf 3.x
+    "setuptools<81",  # sagemaker_containers/_server.py imports pkg_resources, removed in setuptools 81
 ]
 
 
