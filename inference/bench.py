@@ -76,24 +76,15 @@ def bench_texts(n: int = 512, seed: int = 7) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------- timing
-def time_calls(call: Callable[[list[str]], Any], texts: list[str], batch: int, *, min_calls: int,
-               budget_s: float, warmup: int = 2) -> dict[str, float]:
-    """Latency of `call(batch texts)` repeated until both min_calls and budget_s are reached."""
-    def chunk(i: int) -> list[str]:
-        start = (i * batch) % len(texts)
-        return (texts[start:] + texts[: batch])[:batch]
+def batch_of(texts: list[str], batch: int, i: int) -> list[str]:
+    """The i-th batch of `batch` texts, wrapping around the corpus."""
+    start = (i * batch) % len(texts)
+    return (texts[start:] + texts[:batch])[:batch]
 
-    for i in range(warmup):
-        call(chunk(i))
-    lat: list[float] = []
-    t_start = time.perf_counter()
-    i = warmup
-    while len(lat) < min_calls or time.perf_counter() - t_start < budget_s:
-        t0 = time.perf_counter()
-        call(chunk(i))
-        lat.append(time.perf_counter() - t0)
-        i += 1
-    lat_ms = sorted(x * 1000 for x in lat)
+
+def summarize(latencies_s: list[float], batch: int) -> dict[str, float]:
+    """Throughput and latency percentiles of calls that each processed `batch` texts."""
+    lat_ms = sorted(x * 1000 for x in latencies_s)
     return {
         "n_calls": len(lat_ms),
         "texts_per_s": batch * len(lat_ms) / (sum(lat_ms) / 1000),
@@ -101,6 +92,22 @@ def time_calls(call: Callable[[list[str]], Any], texts: list[str], batch: int, *
         "p50_ms": statistics.median(lat_ms),
         "p95_ms": lat_ms[min(len(lat_ms) - 1, max(0, round(0.95 * len(lat_ms)) - 1))],
     }
+
+
+def time_calls(call: Callable[[list[str]], Any], texts: list[str], batch: int, *, min_calls: int,
+               budget_s: float, warmup: int = 2) -> dict[str, float]:
+    """Latency of `call(batch texts)` repeated until both min_calls and budget_s are reached."""
+    for i in range(warmup):
+        call(batch_of(texts, batch, i))
+    lat: list[float] = []
+    t_start = time.perf_counter()
+    i = warmup
+    while len(lat) < min_calls or time.perf_counter() - t_start < budget_s:
+        t0 = time.perf_counter()
+        call(batch_of(texts, batch, i))
+        lat.append(time.perf_counter() - t0)
+        i += 1
+    return summarize(lat, batch)
 
 
 # ----------------------------------------------------------------------------------- cold load (fresh process)
@@ -167,14 +174,16 @@ def _request(texts: list[str]) -> bytes:
 
 
 def bench_handler(runtime: str, model_dir: Path, tar: Path, texts: list[str], batches: list[int],
-                  timing: dict[str, Any]) -> dict[str, Any]:
-    from inference.serve import load_handler
+                  timing: dict[str, Any], python: str | None) -> dict[str, Any]:
+    """Warm handler latencies in a fresh process of the Python that serves the artifact (its image's)."""
+    from inference.measure import time_handler
 
-    h = load_handler(model_dir)
-    res = {str(b): time_calls(lambda t: h.invoke(_request(t), "application/json", "application/json"), texts, b,
-                         **timing) for b in batches}
+    n_bodies = max(1, min(16, len(texts) // max(batches)))
+    groups = {str(b): [_request(batch_of(texts, b, i)) for i in range(n_bodies)] for b in batches}
+    timed = time_handler(model_dir, groups, python=python, **timing)
+    res = {b: summarize(lat, int(b)) for b, lat in timed["groups"].items()}
     return {"label": f"our {runtime} artifact, handler in-process", "kind": "handler", "runtime": runtime,
-            "batches": res, "artifact_bytes": tar.stat().st_size}
+            "batches": res, "artifact_bytes": tar.stat().st_size, "python": timed["python"]}
 
 
 def _free_port() -> int:
@@ -308,6 +317,8 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += ["## Targets (issue 3)", "", "| target | value | status |", "|---|---:|---|"]
     for t in result["targets"]:
         lines.append(f"| {t['description']} {t['target']} | {_fmt(t['value'])} {t['unit']} | {t['status']} |")
+    for key, why in result.get("failures", {}).items():
+        lines.append(f"- **{key} could not be measured in this run**: {why}")
     lines += ["", "Variants: " + "; ".join(f"**{k}** = {v['label']}" for k, v in result["variants"].items()) + ".",
               "", "Serverless vCPUs differ from this machine: absolute numbers are indicative, ratios travel better.",
               ""]
@@ -361,6 +372,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
     from inference.artifact import unpack
     from inference.demo import cached_embeddings_artifact, default_model_path
     from inference.measure import measure_handler
+    from inference.serve import artifact_manifest, serving_python
 
     machine = machine_info()  # load average at the start
     model = Path(model) if model else default_model_path()
@@ -376,22 +388,35 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
         log("hf-pipeline: transformers feature-extraction pipeline ...")
         variants["hf-pipeline"] = bench_hf_pipeline(model, texts, batch_sizes, timing)
         variants["hf-pipeline"].update(cold_load_library("pipeline", model, cold_texts))
-    tars = {}
+    tars: dict[str, Path] = {}
+    failures: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="sls-bench-") as tmp:
         for rt in runtimes:
-            tar = Path((artifacts or {}).get(rt) or cached_embeddings_artifact(rt, model=model, log=log))
-            tars[rt] = tar
-            model_dir = unpack(tar, Path(tmp) / rt)
-            log(f"{rt}: handler in-process ...")
-            v = bench_handler(rt, model_dir, tar, texts, batch_sizes, timing)
-            cold = measure_handler(model_dir, _request(cold_texts))
+            try:
+                tar = Path((artifacts or {}).get(rt) or cached_embeddings_artifact(rt, model=model, log=log))
+                model_dir = unpack(tar, Path(tmp) / rt)
+                python = serving_python(artifact_manifest(tar), log=log)
+                python = str(python) if python else None
+                log(f"{rt}: handler in-process ({python or sys.executable}) ...")
+                v = bench_handler(rt, model_dir, tar, texts, batch_sizes, timing, python)
+                cold = measure_handler(model_dir, _request(cold_texts), python=python)
+            except Exception as e:  # noqa: BLE001 - one runtime failing (e.g. its build) must not lose the others
+                failures[rt] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+                log(f"{rt}: FAILED, skipped: {failures[rt]}")
+                continue
             v.update({k: cold[k] for k in ("cold_load_s", "import_s", "model_fn_s", "peak_rss_mb")})
             variants[rt] = v
+            tars[rt] = tar
     http_overhead: dict[str, float] = {}
     if http:
         for rt, tar in tars.items():
             log(f"{rt}-http: local endpoint over HTTP ...")
-            v = bench_http(rt, tar, texts, batch_sizes, timing)
+            try:
+                v = bench_http(rt, tar, texts, batch_sizes, timing)
+            except Exception as e:  # noqa: BLE001
+                failures[f"{rt}-http"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+                log(f"{rt}-http: FAILED, skipped: {failures[f'{rt}-http']}")
+                continue
             variants[f"{rt}-http"] = v
             if "1" in v["batches"]:
                 http_overhead[rt] = v["batches"]["1"]["p50_ms"] - variants[rt]["batches"]["1"]["p50_ms"]
@@ -403,6 +428,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
                    "timing": timing, "model": str(model)},
         "variants": variants,
         "http_overhead_ms": http_overhead,
+        "failures": failures,
     }
     result["targets"] = evaluate_targets(variants, http_overhead)
     result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -442,4 +468,6 @@ def run(args: argparse.Namespace) -> int:
                        quick=args.quick, model=args.model, artifacts=artifacts, http=not args.no_http)
     print(f"\nwrote {args.out / 'BENCHMARK.md'}, {args.out / 'bench.json'}, {args.out / 'bench.png'}")
     print("\n".join(ratio_lines(result)))
-    return 0
+    for key, why in result["failures"].items():
+        print(f"FAILED {key}: {why}")
+    return 1 if result["failures"] else 0

@@ -15,7 +15,6 @@ import json
 import math
 import statistics
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -129,28 +128,25 @@ def from_bench(bench: dict[str, Any], variant: str, memory_mb: int | None) -> di
 
 
 def from_artifact(artifact: Path, memory_mb: int | None, runs: int = 30) -> dict[str, Any]:
-    """Our inputs measured on an artifact: p50 of in-process batch-1 requests, peak RSS from its manifest."""
+    """Our inputs measured on an artifact: p50 of warm batch-1 requests (under the Python that serves it, in a
+    fresh process), peak RSS from its manifest (or measured)."""
     from inference.artifact import read_manifest
-    from inference.measure import measure_handler
-    from inference.serve import load_handler, open_artifact
+    from inference.measure import measure_handler, time_handler
+    from inference.serve import open_artifact, serving_python
 
     manifest = read_manifest(artifact)
     body = json.dumps({"inputs": "How much does a serverless embedding endpoint cost per month?"}).encode()
+    python = serving_python(manifest, log=lambda msg: print(msg, file=sys.stderr))
+    python_s = str(python) if python else None
     peak = (manifest.get("resources") or {}).get("peak_rss_mb")
-    if peak is None:
-        peak = measure_handler(artifact, body)["peak_rss_mb"]
     with open_artifact(artifact) as model_dir:
-        handler = load_handler(model_dir)
-        handler.invoke(body, "application/json", "application/json")  # warm-up
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            handler.invoke(body, "application/json", "application/json")
-            times.append((time.perf_counter() - t0) * 1000)
+        if peak is None:
+            peak = measure_handler(model_dir, body, python=python_s)["peak_rss_mb"]
+        timed = time_handler(model_dir, {"1": [body]}, python=python_s, min_calls=runs, budget_s=0.0)
     mem = memory_mb or smallest_tier(peak)
     return {"label": f"ours: {artifact.name} ({manifest.get('runtime', '?')})", "memory_mb": mem,
-            "duration_ms": statistics.median(times),
-            "basis": f"p50 of {runs} in-process batch-1 requests on this machine; peak RSS {peak:.0f} MB -> "
+            "duration_ms": statistics.median(timed["groups"]["1"]) * 1000,
+            "basis": f"p50 of {runs} warm batch-1 requests on this machine; peak RSS {peak:.0f} MB -> "
                      f"tier {mem} MB"}
 
 

@@ -13,8 +13,8 @@ import fcntl
 import hashlib
 import importlib.metadata
 import json
+import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -125,6 +125,31 @@ def _step(n: int, total: int, what: str) -> Iterator[None]:
     print(f"      done in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
+def start_server(tar: Path, host: str, port: int, name: str, *, timeout: float = 900.0) -> subprocess.Popen:
+    """`python -m inference.serve TAR` in a subprocess, returned once /ping answers 200.
+
+    A subprocess because the artifact runs under its image's Python (serve picks or builds a matching venv
+    for vendored packages), which need not be this interpreter.
+    """
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "inference.serve", str(tar), "--host", host, "--port", str(port),
+                             "--name", name, "--log-level", "warning"], cwd=ROOT)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"http://{host}:{port}/ping", timeout=5).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"the local endpoint exited with code {proc.returncode} (see its messages above)")
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise RuntimeError(f"the local endpoint did not answer /ping within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="local port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -134,37 +159,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.serve import ServeError, create_app, load_handler, open_artifact, running_server
-
     def log(msg: str) -> None:
         print(f"      {msg}", flush=True)
 
+    proc: subprocess.Popen | None = None
     try:
         with _step(1, 4, "building the default all-MiniLM-L6-v2 artifact from the shipped weights"):
             tar = cached_embeddings_artifact(args.runtime, log=log)
-        with open_artifact(tar) as model_dir:
-            with _step(2, 4, "loading it like the container does (unpack, verify manifest, model_fn)"):
-                handler = load_handler(model_dir)
-                app = create_app(handler, name=DEMO_ENDPOINT)
-                log(f"runtime {handler.manifest.get('runtime', '?')}, model_fn {handler.load_s:.2f} s, "
-                    f"max concurrency {app.state.endpoint.max_concurrency}")
-            with running_server(app, args.host, args.port) as url:
-                print(f"[3/4] local endpoint listening on {url} (endpoint name {DEMO_ENDPOINT!r})", flush=True)
-                with _step(4, 4, "smoke request with boto3 invoke_endpoint"):
-                    out = smoke_request(url, DEMO_ENDPOINT)
-                    first = out["embeddings"][0]
-                    log(f"{len(out['embeddings'])} embeddings of dimension {out['dimensions']} "
-                        f"(model {out.get('model')}); first numbers: {[round(x, 4) for x in first[:5]]}")
-                print("\nSMOKE OK\n", flush=True)
-                print(usage_text(url, DEMO_ENDPOINT), flush=True)
-                if args.no_wait:
-                    return 0
-                print("Serving until Ctrl-C ...", flush=True)
-                try:
-                    threading.Event().wait()
-                except KeyboardInterrupt:
-                    print("\nstopped", flush=True)
-    except (ServeError, OSError, ValueError, KeyError) as e:
+        with _step(2, 4, "starting the local endpoint (unpack, verify manifest, model_fn) like the container"):
+            proc = start_server(tar, args.host, args.port, DEMO_ENDPOINT)
+        url = f"http://{args.host}:{args.port}"
+        print(f"[3/4] local endpoint listening on {url} (endpoint name {DEMO_ENDPOINT!r})", flush=True)
+        with _step(4, 4, "smoke request with boto3 invoke_endpoint"):
+            out = smoke_request(url, DEMO_ENDPOINT)
+            first = out["embeddings"][0]
+            log(f"{len(out['embeddings'])} embeddings of dimension {out['dimensions']} "
+                f"(model {out.get('model')}); first numbers: {[round(x, 4) for x in first[:5]]}")
+        print("\nSMOKE OK\n", flush=True)
+        print(usage_text(url, DEMO_ENDPOINT), flush=True)
+        if args.no_wait:
+            return 0
+        print("Serving until Ctrl-C ...", flush=True)
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            print("\nstopped", flush=True)
+    except Exception as e:  # noqa: BLE001 - the README's command reports any failure in one line
         print(f"error: demo failed: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
     return 0

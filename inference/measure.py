@@ -58,6 +58,45 @@ with open(out_file, "w") as f:
 """
 
 
+# Runs in the child: load the handler once, then time input_fn -> predict_fn -> output_fn on each group of
+# requests (warm-up calls first, then until both min_calls and budget_s are reached). argv: code_dir model_dir
+# spec_file out_file; the spec carries base64 request bodies per group.
+_TIMING_CHILD = r"""
+import base64, importlib, json, resource, sys, time
+code_dir, model_dir, spec_file, out_file = sys.argv[1:5]
+spec = json.load(open(spec_file))
+out = {}
+try:
+    t0 = time.perf_counter()
+    sys.path.insert(0, code_dir)
+    module = importlib.import_module("inference")
+    model = module.model_fn(model_dir)
+    out["cold_load_s"] = time.perf_counter() - t0
+    ct, accept = spec["content_type"], spec["accept"]
+    groups = {}
+    for key, encoded in spec["groups"].items():
+        bodies = [base64.b64decode(b) for b in encoded]
+        def call(i):
+            return module.output_fn(module.predict_fn(module.input_fn(bodies[i % len(bodies)], ct), model), accept)
+        for i in range(spec["warmup"]):
+            call(i)
+        lat, i, start = [], 0, time.perf_counter()
+        while len(lat) < spec["min_calls"] or time.perf_counter() - start < spec["budget_s"]:
+            t = time.perf_counter()
+            call(i)
+            lat.append(time.perf_counter() - t)
+            i += 1
+        groups[key] = lat
+    out.update(ok=True, groups=groups)
+except BaseException as e:
+    import traceback
+    out.update(ok=False, error=type(e).__name__ + ": " + str(e), traceback=traceback.format_exc())
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+with open(out_file, "w") as f:
+    json.dump(out, f)
+"""
+
+
 class MeasureError(RuntimeError):
     """The handler could not be loaded or failed on the request; the message carries the child's error."""
 
@@ -104,6 +143,49 @@ def measure_handler(
             raise MeasureError(
                 f"measuring {model_dir} with {exe} failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
             )
+        result = json.loads(out_file.read_text())
+    if not result.pop("ok"):
+        raise MeasureError(f"handler in {model_dir} failed: {result['error']}\n{result.get('traceback', '')}")
+    result["python"] = exe
+    return result
+
+
+def time_handler(
+    model_dir: Path,
+    groups: dict[str, list[bytes]],
+    content_type: str = "application/json",
+    *,
+    python: str | None = None,
+    accept: str = "application/json",
+    min_calls: int = 10,
+    budget_s: float = 3.0,
+    warmup: int = 2,
+    timeout: float = 1800.0,
+) -> dict[str, Any]:
+    """Warm latencies of the artifact's handler, per group of request bodies, in a fresh process of `python`.
+
+    Why a separate process: an artifact's vendored packages load only under its image's Python, which need
+    not be this one; and every variant then runs alone, without another variant's modules or memory.
+    Returns {"groups": {key: [seconds per call, ...]}, "cold_load_s", "peak_rss_mb", "python"}.
+    """
+    import base64
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "code" / "inference.py").is_file():
+        raise MeasureError(f"{model_dir} has no code/inference.py: pass an unpacked artifact directory")
+    exe = python or sys.executable
+    spec = {"content_type": content_type, "accept": accept, "min_calls": min_calls, "budget_s": budget_s,
+            "warmup": warmup, "groups": {k: [base64.b64encode(b).decode() for b in v] for k, v in groups.items()}}
+    with tempfile.TemporaryDirectory(prefix="sls-time-") as tmp:
+        spec_file, out_file = Path(tmp, "spec.json"), Path(tmp, "result.json")
+        spec_file.write_text(json.dumps(spec))
+        cmd = [exe, "-I", "-c", _TIMING_CHILD, str(model_dir / "code"), str(model_dir), str(spec_file), str(out_file)]
+        try:
+            proc = subprocess.run(cmd, check=False, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise MeasureError(f"timing the handler in {model_dir} took more than {timeout:.0f} s") from e
+        if not out_file.exists():
+            raise MeasureError(f"timing {model_dir} with {exe} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
         result = json.loads(out_file.read_text())
     if not result.pop("ok"):
         raise MeasureError(f"handler in {model_dir} failed: {result['error']}\n{result.get('traceback', '')}")

@@ -361,32 +361,50 @@ def artifact_manifest(artifact: Path) -> dict[str, Any]:
     return read_manifest(artifact)
 
 
-def matching_python(manifest: dict[str, Any], *, log=print) -> Path | None:
-    """An interpreter whose packages match the artifact's image, when this one's do not; else None.
+def serving_python(manifest: dict[str, Any], *, log=print) -> Path | None:
+    """An interpreter that runs the artifact as its image would, when this one cannot; else None.
 
-    Why: a scikit-learn artifact only loads under the scikit-learn version it was pickled with (its model_fn
-    refuses others), which is the image's (1.4.2 on Python 3.10 for sklearn-1.4-2), not this venv's. Such
-    artifacts are served from a cached venv of the image's Python and packages plus starlette/uvicorn.
-    Embedding artifacts run on this venv's torch / onnxruntime.
+    Why: an artifact carries what its image lacks for the image's Python, and only loads where that matches.
+    - scikit-learn: the handler refuses any scikit-learn but the one it was pickled with (the image's: 1.4.2 on
+      Python 3.10 for sklearn-1.4-2), so it is served from a cached venv of the image's packages.
+    - onnx embeddings: onnxruntime/tokenizers are vendored into code/ for the image's Python (3.12), and code/
+      comes first on sys.path, so another Python cannot import them; served from a venv of the image's Python
+      with only the image's numpy, like the container.
+    - torch embeddings vendor nothing and run on this venv's torch.
+    Each venv is built once (inference.venvs) with starlette + uvicorn added for the server itself.
     """
-    if manifest.get("framework") != "sklearn":
-        return None
     from inference.containers import get_container
-    from inference.sklearn_build import TRAIN_REQUIREMENTS
     from inference.venvs import ensure_venv
 
-    container = get_container((manifest.get("container") or {}).get("key", ""))
-    wanted = (manifest.get("model") or {}).get("sklearn_version") or container.packages.get("scikit-learn")
-    try:
-        have = importlib.metadata.version("scikit-learn")
-    except importlib.metadata.PackageNotFoundError:
-        have = None
-    if have == wanted:
+    framework = manifest.get("framework")
+    container_key = (manifest.get("container") or {}).get("key", "")
+    this_python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if framework == "sklearn":
+        from inference.sklearn_build import TRAIN_REQUIREMENTS
+
+        container = get_container(container_key)
+        wanted = (manifest.get("model") or {}).get("sklearn_version") or container.packages.get("scikit-learn")
+        try:
+            have = importlib.metadata.version("scikit-learn")
+        except importlib.metadata.PackageNotFoundError:
+            have = None
+        if have == wanted:
+            return None
+        requirements = TRAIN_REQUIREMENTS[container.key]
+        why = f"scikit-learn {wanted} (this environment has {have})"
+    elif framework == "huggingface" and manifest.get("vendored"):
+        container = get_container(container_key)
+        if container.python == this_python:
+            return None
+        from inference.vendor import IMAGE_NUMPY
+
+        requirements = [IMAGE_NUMPY]
+        why = f"packages vendored for Python {container.python} (this is Python {this_python})"
+    else:
         return None
-    log(f"[serve] the artifact targets {container.image} (scikit-learn {wanted}, Python {container.python}); this "
-        f"environment has scikit-learn {have}: serving it from a matching venv (built once, cached in .cache/venvs)")
-    return ensure_venv(f"serve-{container.key}", container.python,
-                       [*TRAIN_REQUIREMENTS[container.key], *SERVER_REQUIREMENTS], log=log)
+    log(f"[serve] the artifact targets {container.image} with {why}: serving it from a matching Python "
+        f"{container.python} venv (built once, cached in .cache/venvs)")
+    return ensure_venv(f"serve-{container.key}", container.python, [*requirements, *SERVER_REQUIREMENTS], log=log)
 
 
 def _reexec(python: Path, args: argparse.Namespace) -> None:
@@ -412,8 +430,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="local", help="endpoint name for /endpoints/NAME/invocations (default local)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--python", default="auto",
-                        help="interpreter to serve with: auto (default: an image-matching venv for scikit-learn "
-                             "artifacts whose version differs from this environment's), current, or a path")
+                        help="interpreter to serve with: auto (default: an image-matching venv when the artifact "
+                             "cannot load here, see serving_python), current, or a path")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -422,7 +440,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_endpoint_name(args.name)
         if args.python != "current":
-            python = Path(args.python) if args.python != "auto" else matching_python(artifact_manifest(args.artifact))
+            python = Path(args.python) if args.python != "auto" else serving_python(artifact_manifest(args.artifact))
             if python is not None:
                 if not python.is_file():
                     raise ServeError(f"--python {python}: no such interpreter")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from inference.artifact import pack, write_manifest
-from inference.measure import MeasureError, measure_handler
+from inference.measure import MeasureError, measure_handler, time_handler
 from inference.venvs import VenvUnavailable, find_python
 
 ECHO_HANDLER = """
@@ -94,3 +94,43 @@ def test_runs_under_another_interpreter(tmp_path: Path) -> None:
     r = measure_handler(_artifact(tmp_path / "m"), b'{"inputs": [1]}', python=str(py))
     assert r["python_version"].startswith("3.12.")
     assert r["python"] == str(py)
+
+
+COUNTING_HANDLER = """
+import json
+
+def model_fn(model_dir):
+    return {"calls": []}
+
+def input_fn(body, content_type):
+    return json.loads(body)["inputs"]
+
+def predict_fn(data, model):
+    model["calls"].append(len(data))
+    with open(MODEL_DIR + "/calls.log", "a") as f:
+        f.write("%d\\n" % len(data))
+    return data
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
+
+def test_time_handler_times_each_group_after_warm_up(tmp_path: Path) -> None:
+    model = tmp_path / "m"
+    _artifact(model, handler=COUNTING_HANDLER.replace("MODEL_DIR", repr(str(model))))
+    groups = {"1": [b'{"inputs": [1]}', b'{"inputs": [2]}'], "3": [b'{"inputs": [1, 2, 3]}']}
+    r = time_handler(model, groups, min_calls=4, budget_s=0.0, warmup=2)
+    assert set(r["groups"]) == {"1", "3"}
+    assert [len(v) for v in r["groups"].values()] == [4, 4]  # timed calls per group, warm-up excluded
+    assert all(t > 0 for v in r["groups"].values() for t in v)
+    assert r["cold_load_s"] > 0 and r["peak_rss_mb"] > 0
+    # Every call (2 warm-up + 4 timed per group) reached predict_fn with that group's batch size, in order.
+    calls = (model / "calls.log").read_text().split()
+    assert calls == ["1"] * 6 + ["3"] * 6
+
+
+def test_time_handler_reports_handler_failures(tmp_path: Path) -> None:
+    model = _artifact(tmp_path / "m")
+    with pytest.raises(MeasureError, match="unsupported content type text/csv"):
+        time_handler(model, {"1": [b"1"]}, content_type="text/csv", min_calls=1, budget_s=0.0)

@@ -469,37 +469,45 @@ def embeddings_artifact() -> Path:
 
 
 def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: Path) -> None:
+    """The default (onnx-int8) artifact carries packages vendored for its image's Python, so `serve` runs it
+    under that Python; the answers must match sentence-transformers, in order, for concurrent clients too."""
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
     from inference.demo import default_model_path
-    from inference.serve import open_artifact
 
     texts = ["A cat sleeps on the sofa.", "Serverless endpoints bill memory times duration.", "Bonjour le monde"]
     reference = SentenceTransformer(str(default_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
-    with open_artifact(embeddings_artifact) as model_dir:
-        app = create_app(load_handler(model_dir), name="minilm", max_concurrency=4)
-        with running_server(app) as url:
-            client = runtime_client(url)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "inference.serve", str(embeddings_artifact), "--port", str(port),
+                             "--name", "minilm", "--max-concurrency", "4", "--log-level", "warning"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_for_ping(url, proc, timeout=900)  # first run may build the image-matching venv
+        client = runtime_client(url)
 
-            def embed(batch: list[str]) -> np.ndarray:
-                resp = client.invoke_endpoint(EndpointName="minilm", Body=json.dumps({"inputs": batch}),
-                                              ContentType="application/json", Accept="application/json")
-                out = json.loads(resp["Body"].read())
-                assert out["dimensions"] == 384
-                return np.asarray(out["embeddings"])
+        def embed(batch: list[str]) -> np.ndarray:
+            resp = client.invoke_endpoint(EndpointName="minilm", Body=json.dumps({"inputs": batch}),
+                                          ContentType="application/json", Accept="application/json")
+            out = json.loads(resp["Body"].read())
+            assert out["dimensions"] == 384
+            return np.asarray(out["embeddings"])
 
-            got = embed(texts)
-            assert got.shape == (3, 384)
-            np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
-            cosines = (got * reference).sum(axis=1)
-            assert cosines.min() > 0.98  # issue 3's minimum-cosine gate
-            np.testing.assert_allclose(embed(texts[::-1]), got[::-1], atol=1e-5)  # one per input, in order
-            # Concurrent clients each get the embedding of their own text.
-            with ThreadPoolExecutor(4) as pool:
-                singles = list(pool.map(lambda t: embed([t])[0], texts * 4))
-            for i, vec in enumerate(singles):
-                np.testing.assert_allclose(vec, got[i % 3], atol=1e-4)
-            with pytest.raises(client.exceptions.ModelError) as info:
-                client.invoke_endpoint(EndpointName="minilm", Body=b'{"inputs": []}', ContentType="application/json")
-            assert info.value.response["OriginalStatusCode"] == 400
+        got = embed(texts)
+        assert got.shape == (3, 384)
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
+        cosines = (got * reference).sum(axis=1)
+        assert cosines.min() > 0.98  # issue 3's minimum-cosine gate
+        np.testing.assert_allclose(embed(texts[::-1]), got[::-1], atol=1e-5)  # one per input, in order
+        # Concurrent clients each get the embedding of their own text.
+        with ThreadPoolExecutor(4) as pool:
+            singles = list(pool.map(lambda t: embed([t])[0], texts * 4))
+        for i, vec in enumerate(singles):
+            np.testing.assert_allclose(vec, got[i % 3], atol=1e-4)
+        with pytest.raises(client.exceptions.ModelError) as info:
+            client.invoke_endpoint(EndpointName="minilm", Body=b'{"inputs": []}', ContentType="application/json")
+        assert info.value.response["OriginalStatusCode"] == 400
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
