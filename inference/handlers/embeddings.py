@@ -1,0 +1,251 @@
+"""Sentence-embedding handler: becomes the artifact's `code/inference.py` (sagemaker-inference contract).
+
+Contract (issue 2): request `{"inputs": "text"}` or `{"inputs": ["t1", ...]}` as application/json; response
+`{"embeddings": [[...], ...], "model": name, "dimensions": d, "truncated": [bool per input]}` -- one
+sentence vector per input, in order, pooled as the model's sentence-transformers config says (mean / cls /
+max / mean_sqrt_len) and L2-normalised. `truncated[i]` says whether input i was longer than the model's
+max_seq_length and was cut.
+
+Choices:
+- Everything the handler needs comes from the verified manifest.json (runtime, pooling, max_seq_length,
+  max_batch, payload limit, file names), read once in model_fn; the request path reads no files.
+- onnx / onnx-int8 runtimes import only numpy, `tokenizers` and `onnxruntime` (vendored into code/ by the
+  build for the image's Python) -- never torch or transformers, so a cold start imports ~30 MB instead of
+  ~1 GB. The torch runtime uses the image's torch + transformers AutoModel with the same tokenisation and
+  pooling code (the HF image does not ship sentence-transformers).
+- Empty or whitespace-only strings are refused (400): their "embedding" is just the special tokens and is
+  almost always a client bug (the same rule as the OpenAI embeddings API).
+- A batch larger than max_batch and a body larger than max_payload_bytes get 413; the size check runs before
+  JSON parsing. The serverless limit is 4 MB per request (AWS serverless-endpoints docs).
+- Errors are sls_errors.RequestError (status_code + reason); the HF toolkit turns any handler exception into
+  a 400 with str(e), the local server and the sklearn image use status_code.
+
+This file runs in the image (Python 3.11/3.12) and imports nothing from the `inference` package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if __package__:  # imported as inference.handlers.embeddings (build-time quality gate, tests)
+    from .sls_errors import RequestError, bad_request, not_acceptable, too_large, unsupported_media_type
+    from .sls_integrity import verify_manifest
+else:  # code/inference.py in an artifact: vendored packages next to this file win over the image's copies
+    if not sys.path or sys.path[0] != _HERE:
+        sys.path.insert(0, _HERE)
+    from sls_errors import RequestError, bad_request, not_acceptable, too_large, unsupported_media_type
+    from sls_integrity import verify_manifest
+
+JSON = "application/json"
+DEFAULT_MAX_BATCH = 32
+# AWS: serverless request payload limit is 4 MB; refuse at the limit with a reason instead of failing later.
+DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len")
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+
+# Limits for input_fn, which the contract does not pass the model to; set by model_fn from the manifest.
+_limits = {"max_batch": DEFAULT_MAX_BATCH, "max_payload_bytes": DEFAULT_MAX_PAYLOAD_BYTES}
+
+
+def _cpu_count() -> int:
+    """vCPUs this process may use (affinity-aware), so 1-2 vCPU serverless hosts are not oversubscribed."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+class EmbeddingModel:
+    """Tokenizer + encoder + pooling, loaded once by model_fn and shared by every request (thread-safe)."""
+
+    def __init__(self, model_dir: str, manifest: dict) -> None:
+        import numpy as np
+        from tokenizers import Tokenizer
+
+        self._np = np
+        model = manifest["model"]
+        self.runtime = manifest["runtime"]
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"manifest runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        self.name = model["name"]
+        self.dimensions = int(model["dimensions"])
+        self.max_seq_length = int(model["max_seq_length"])
+        self.pooling = model["pooling"]
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"manifest pooling {self.pooling!r} is not one of {', '.join(POOLING_MODES)}")
+        self.normalize = bool(model.get("normalize", True))
+        tok = model["tokenizer"]
+        self.tokenizer = Tokenizer.from_file(os.path.join(model_dir, tok["file"]))
+        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self.tokenizer.enable_padding(pad_id=int(tok["pad_id"]), pad_token=tok["pad_token"])
+        threads = _cpu_count()
+        if self.runtime == "torch":
+            import torch
+            from transformers import AutoModel
+
+            torch.set_num_threads(threads)
+            self._torch = torch
+            self.encoder = AutoModel.from_pretrained(model_dir).eval()
+            self.input_names = ["input_ids", "attention_mask", "token_type_ids"]
+        else:
+            import onnxruntime as ort
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            opts.log_severity_level = 3
+            self.session = ort.InferenceSession(
+                os.path.join(model_dir, model["file"]), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
+            self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def embed(self, texts: list[str]):
+        """(float32 array [len(texts), dimensions], [truncated?] per text)."""
+        np = self._np
+        encodings = self.tokenizer.encode_batch(texts)
+        truncated = [bool(e.overflowing) for e in encodings]
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask,
+                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        feeds = {name: feeds[name] for name in self.input_names if name in feeds}
+        if self.runtime == "torch":
+            torch = self._torch
+            with torch.inference_mode():
+                out = self.encoder(**{k: torch.from_numpy(v) for k, v in feeds.items()})
+            hidden = out.last_hidden_state.float().numpy()
+        else:
+            hidden = self.session.run(None, feeds)[0]
+        vectors = self._pool(hidden.astype(np.float32, copy=False), mask)
+        if self.normalize:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = vectors / np.maximum(norms, 1e-12)
+        return vectors.astype(np.float32, copy=False), truncated
+
+    def _pool(self, hidden, mask):
+        np = self._np
+        m = mask[:, :, None].astype(np.float32)
+        if self.pooling == "cls":
+            return hidden[:, 0]
+        if self.pooling == "max":
+            return np.where(m > 0, hidden, np.float32(-1e9)).max(axis=1)
+        summed = (hidden * m).sum(axis=1)
+        counts = np.maximum(m.sum(axis=1), 1e-9)
+        if self.pooling == "mean_sqrt_len":
+            return summed / np.sqrt(counts)
+        return summed / counts
+
+
+def model_fn(model_dir: str) -> EmbeddingModel:
+    """Verify the artifact against its manifest (refusing tampered files), then load tokenizer and encoder."""
+    manifest = verify_manifest(model_dir)
+    handler = manifest.get("handler", {})
+    _limits["max_batch"] = int(handler.get("max_batch", DEFAULT_MAX_BATCH))
+    _limits["max_payload_bytes"] = int(handler.get("max_payload_bytes", DEFAULT_MAX_PAYLOAD_BYTES))
+    return EmbeddingModel(model_dir, manifest)
+
+
+def _media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def input_fn(request_body, request_content_type: str) -> dict:
+    """Check size, content type and shape of a request; returns {"texts": [...]} or raises RequestError."""
+    if _media_type(request_content_type) != JSON:
+        raise unsupported_media_type(
+            f"content type {request_content_type!r} is not supported; send {JSON} with "
+            '{"inputs": "text"} or {"inputs": ["text", ...]}'
+        )
+    if isinstance(request_body, str):
+        try:
+            request_body = request_body.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise bad_request(f"request body is not valid UTF-8 text: {e}") from None
+    elif isinstance(request_body, (bytearray, memoryview)):
+        request_body = bytes(request_body)
+    elif not isinstance(request_body, bytes):
+        raise bad_request(f"request body must be bytes or text, got {type(request_body).__name__}")
+    limit = _limits["max_payload_bytes"]
+    if len(request_body) > limit:
+        raise too_large(
+            f"request body is {len(request_body)} bytes; this endpoint accepts at most {limit} bytes "
+            f"(serverless payload limit 4 MB): send fewer or shorter inputs per request"
+        )
+    try:
+        payload = json.loads(request_body.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise bad_request(f"request body is not valid UTF-8: {e}") from None
+    except RecursionError:
+        raise bad_request("malformed JSON: nested too deeply") from None
+    except ValueError as e:
+        raise bad_request(f"malformed JSON: {e}") from None
+    return {"texts": _validate(payload)}
+
+
+def _validate(payload) -> list[str]:
+    shape = '{"inputs": "text"} or {"inputs": ["text", ...]}'
+    if not isinstance(payload, dict):
+        raise bad_request(f"expected a JSON object {shape}, got a JSON {_json_type(payload)}")
+    if "inputs" not in payload:
+        raise bad_request(f"missing key 'inputs'; expected {shape}")
+    extra = sorted(k for k in payload if k != "inputs")
+    if extra:
+        raise bad_request(f"unsupported key(s) {', '.join(map(repr, extra))}; the only allowed key is 'inputs'")
+    inputs = payload["inputs"]
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    elif not isinstance(inputs, list):
+        raise bad_request(f"'inputs' must be a string or a list of strings, got a JSON {_json_type(inputs)}")
+    if not inputs:
+        raise bad_request("'inputs' is an empty list; send at least one string")
+    max_batch = _limits["max_batch"]
+    if len(inputs) > max_batch:
+        raise too_large(f"'inputs' has {len(inputs)} items; this endpoint accepts at most {max_batch} per request")
+    for i, text in enumerate(inputs):
+        if not isinstance(text, str):
+            raise bad_request(f"inputs[{i}] is a JSON {_json_type(text)}; every input must be a string")
+        if not text.strip():
+            raise bad_request(f"inputs[{i}] is empty or only whitespace; every input must contain text")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad_request(f"inputs[{i}] contains an unpaired UTF-16 surrogate escape; send valid Unicode") from None
+    return inputs
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def predict_fn(data: dict, model: EmbeddingModel) -> dict:
+    """Embed the validated texts; the response document (not yet serialised)."""
+    vectors, truncated = model.embed(data["texts"])
+    return {"embeddings": vectors.tolist(), "model": model.name, "dimensions": model.dimensions,
+            "truncated": truncated}
+
+
+def _accepts_json(accept: str | None) -> bool:
+    if not accept or not accept.strip():
+        return True
+    return any(_media_type(part) in (JSON, "application/*", "*/*") for part in accept.split(","))
+
+
+def output_fn(prediction: dict, accept: str | None) -> bytes:
+    """Serialise as JSON; any other Accept gets 406. Returns bytes only (the HF toolkit does not take tuples)."""
+    if not _accepts_json(accept):
+        raise not_acceptable(f"Accept {accept!r} is not supported; this endpoint answers {JSON}")
+    return json.dumps(prediction, separators=(",", ":")).encode("utf-8")
+
+
+__all__ = ["EmbeddingModel", "RequestError", "input_fn", "model_fn", "output_fn", "predict_fn"]

@@ -1,0 +1,126 @@
+"""Vendor the wheels the target image lacks into an artifact's code/ directory.
+
+Why: a serverless endpoint must not pip-install at cold start (no guaranteed network, little disk, slow), so
+the onnx runtimes carry onnxruntime and tokenizers for the image's Python (3.12 for hf-2.6-py312, 3.11 for
+hf-2.3-py311) and platform (manylinux x86_64; the images are Ubuntu 22.04, glibc 2.35). The handler puts
+code/ first on sys.path.
+
+Pins (the one place they live):
+- onnxruntime 1.20.1: the newest release whose wheel stays small (13 MB; 1.21+ grow to 16-28 MB and the
+  artifact target is 25 MB). Built against NumPy 2 (works with NumPy >= 1.21.6 and 2.x, whichever the image
+  ships), runs opset <= 21 / IR <= 10 (we export opset 17 / IR 8), wheels for cp311 and cp312
+  (manylinux_2_27/2_28). Only what InferenceSession imports is kept: the Python binding and capi/ --
+  libonnxruntime.so (the C API library, not linked by the Python binding: `readelf -d` lists no NEEDED
+  entry for it), the transformers/quantization/tools/backend/datasets sub-packages are dropped (~30 MB
+  unpacked). Its declared dependencies (flatbuffers, packaging, protobuf, sympy) are not imported by
+  `import onnxruntime` + InferenceSession; tests/test_vendor.py proves that in a venv with only numpy.
+- tokenizers 0.21.1: the images' transformers (4.51.3, 4.48.0) require tokenizers>=0.21,<0.22, and the HF
+  toolkit imports transformers before our code, so the copy we vendor must satisfy the same pin (whichever
+  copy ends up imported, both are compatible). abi3 wheel: one file serves 3.11 and 3.12.
+The torch runtime vendors nothing: the image ships torch, transformers and tokenizers.
+Downloads go through `pip download --only-binary=:all: --platform ... --python-version ... --no-deps` and
+are cached under .cache/wheels (gitignored), so a rebuild needs no network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WHEEL_CACHE = ROOT / ".cache" / "wheels"
+# manylinux_2_28 first (onnxruntime's tag), manylinux2014 (= 2_17, tokenizers' tag) as well.
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
+
+
+@dataclass(frozen=True)
+class VendoredPackage:
+    name: str
+    version: str
+    exclude: tuple[str, ...] = ()  # archive path prefixes not copied into code/
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+ONNXRUNTIME = VendoredPackage(
+    "onnxruntime", "1.20.1",
+    exclude=("onnxruntime/transformers/", "onnxruntime/quantization/", "onnxruntime/tools/",
+             "onnxruntime/backend/", "onnxruntime/datasets/", "onnxruntime/capi/libonnxruntime.so"),
+)
+TOKENIZERS = VendoredPackage("tokenizers", "0.21.1", exclude=("tokenizers/tools/",))
+RUNTIME_PACKAGES: dict[str, tuple[VendoredPackage, ...]] = {
+    "torch": (),
+    "onnx": (ONNXRUNTIME, TOKENIZERS),
+    "onnx-int8": (ONNXRUNTIME, TOKENIZERS),
+}
+# What tests install next to the vendored copies to stand in for the image (it ships NumPy; see docstring).
+IMAGE_NUMPY = "numpy==2.2.6"
+
+
+class VendorError(RuntimeError):
+    """A wheel could not be obtained or unpacked."""
+
+
+def _matches(wheel: Path, pkg: VendoredPackage) -> bool:
+    return wheel.name.lower().startswith(f"{pkg.name.replace('-', '_').lower()}-{pkg.version}-")
+
+
+def download_wheel(pkg: VendoredPackage, python: str, *, cache: Path = WHEEL_CACHE, log=None) -> Path:
+    """The manylinux x86_64 wheel of pkg for CPython `python` ("3.12"), from the cache or PyPI via pip."""
+    dest = cache / f"cp{python.replace('.', '')}"
+    dest.mkdir(parents=True, exist_ok=True)
+    found = sorted(w for w in dest.glob("*.whl") if _matches(w, pkg))
+    if found:
+        return found[0]
+    if log:
+        log(f"downloading {pkg.requirement} for CPython {python} manylinux x86_64 into {dest}")
+    cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps",
+           "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
+           *[a for p in PLATFORMS for a in ("--platform", p)], "-d", str(dest), pkg.requirement]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    found = sorted(w for w in dest.glob("*.whl") if _matches(w, pkg))
+    if proc.returncode != 0 or not found:
+        raise VendorError(
+            f"could not download {pkg.requirement} for CPython {python} (manylinux x86_64): "
+            f"{(proc.stderr or proc.stdout).strip()[-800:]}. The first build needs PyPI access; "
+            f"later builds use the cache in {cache}."
+        )
+    return found[0]
+
+
+def unpack_wheel(wheel: Path, dest: Path, exclude: tuple[str, ...] = ()) -> list[str]:
+    """Extract a wheel's files into dest (skipping `exclude` prefixes and tests); returns the written paths."""
+    written = []
+    with zipfile.ZipFile(wheel) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            name = info.filename
+            if info.is_dir() or name.startswith(exclude) or "/tests/" in name or name.startswith("tests/"):
+                continue
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise VendorError(f"{wheel.name}: unsafe path {name!r} in the wheel")
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(info))
+            mode = (info.external_attr >> 16) & 0o777
+            target.chmod(0o755 if mode & 0o111 else 0o644)
+            written.append(name)
+    return written
+
+
+def vendor(code_dir: Path, runtime: str, python: str, *, cache: Path = WHEEL_CACHE, log=None) -> list[dict]:
+    """Unpack the runtime's pinned packages into code_dir; returns manifest records of what was vendored."""
+    if runtime not in RUNTIME_PACKAGES:
+        raise VendorError(f"unknown runtime {runtime!r}; allowed: {', '.join(RUNTIME_PACKAGES)}")
+    records = []
+    for pkg in RUNTIME_PACKAGES[runtime]:
+        wheel = download_wheel(pkg, python, cache=cache, log=log)
+        files = unpack_wheel(wheel, code_dir, pkg.exclude)
+        records.append({"name": pkg.name, "version": pkg.version, "wheel": wheel.name,
+                        "wheel_sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(), "files": len(files)})
+    return records
