@@ -11,7 +11,13 @@ Versions and where they come from:
   sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer), Flask==1.1.1 with the
   itsdangerous/jinja2/MarkupSafe/Werkzeug pins that keep Flask 1.1 importable, protobuf==3.20.1, and a
   setuptools that still has pkg_resources.
-- HF image 2.6.0-transformers4.51.3-cpu-py312: see tests/test_container_hf.py.
+- HF image 2.6.0-transformers4.51.3-cpu-py312 (aws/deep-learning-containers,
+  huggingface/pytorch/inference/docker/2.6/py3/Dockerfile.cpu): Python 3.12, multi-model-server==1.1.11
+  (MMS_VERSION), sagemaker-inference unpinned there (the newest, 1.10.1, here), transformers==4.51.3 (the tag),
+  sagemaker-huggingface-inference-toolkit==2.6.0 (the PyPI release of that period; the Dockerfile now installs a
+  git commit for its transformers-5 rebuilds), numpy unpinned. torch 2.6.0 is NOT installed: a CPU torch for
+  3.12 is a separate multi-GB index here, and the onnx artifacts must not need it (the toolkit imports torch
+  only when it is installed).
 """
 
 from __future__ import annotations
@@ -45,6 +51,26 @@ def sklearn_toolkit_python(container_key: str) -> Path:
     c = get_container(container_key)
     try:
         return ensure_venv(f"toolkit-{c.key}", c.python, TRAIN_REQUIREMENTS[c.key] + SKLEARN_SERVING)
+    except VenvUnavailable as e:
+        pytest.skip(f"cannot reproduce the {c.key} image here: {e}")
+
+
+HF_SERVING = [
+    "sagemaker-huggingface-inference-toolkit==2.6.0",
+    "sagemaker-inference==1.10.1",
+    "multi-model-server==1.1.11",
+    "transformers==4.51.3",
+    "numpy",
+]
+
+
+def hf_toolkit_python(container_key: str = "hf-2.6-py312") -> Path:
+    """Python of a venv with the HF image's serving toolkit and transformers (no torch; skips if impossible)."""
+    from inference.containers import get_container
+
+    c = get_container(container_key)
+    try:
+        return ensure_venv(f"toolkit-{c.key}", c.python, HF_SERVING)
     except VenvUnavailable as e:
         pytest.skip(f"cannot reproduce the {c.key} image here: {e}")
 
