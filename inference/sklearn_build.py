@@ -109,10 +109,8 @@ def _pickle_bytes(path: Path) -> bytes:
     if raw[:4] == b"\x04\x22\x4d\x18":
         raise VersionSkewError(f"{path} is lz4-compressed; save it with joblib.dump(..., compress=3) (zlib) or "
                                "uncompressed so its scikit-learn version can be checked")
-    if raw[:2] == b"ZF":  # joblib < 0.10 zlib format: 'ZF' + 16-byte header
-        return zlib.decompress(raw[18:])
-    for magic, decompress in _COMPRESSED:
-        if raw.startswith(magic) and not raw.startswith(b"\x80"):
+    for magic, decompress in _COMPRESSED:  # a plain pickle starts with PROTO (0x80) or a protocol-0 opcode
+        if raw.startswith(magic):
             try:
                 return decompress(raw)
             except (OSError, ValueError, zlib.error, lzma.LZMAError):
