@@ -1,14 +1,16 @@
 """Venvs that reproduce what the SageMaker images run, shared by the container-toolkit tests.
 
 Each venv is built once by inference.venvs.ensure_venv (cached under .cache/venvs, keyed by Python version and
-requirement list) from the interpreter pyenv provides for the image's Python; a test skips with the reason when
-that interpreter or the package index is unavailable.
+requirement list) from the interpreter pyenv provides for the image's Python. A test skips, with the reason, when
+that interpreter is missing; a failing pip install fails it (CI must be able to build these venvs).
 
 Versions and where they come from:
 - sklearn images (aws/sagemaker-scikit-learn-container): scikit-learn/numpy/scipy/joblib as in
-  inference.sklearn_build.TRAIN_REQUIREMENTS; the serving stack is the repository's requirements.txt:
-  sagemaker-containers==2.8.6.post2 (single-model serving: gunicorn + its Flask Worker and Transformer),
-  sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer), Flask==1.1.1 with the
+  inference.sklearn_build.TRAIN_REQUIREMENTS. Serving stack: sagemaker-containers==2.8.6.post2 (single-model
+  serving: gunicorn + its Flask Worker and Transformer; pinned in every requirements/dependency list of that
+  repository from 0.23 on) and sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer;
+  the pin in its dependency lists from 0.24 to the newest py3.12 image -- the exact 1.4-2 requirements.txt was
+  not readable, so this is the nearest evidence), Flask==1.1.1 with the
   itsdangerous/jinja2/MarkupSafe/Werkzeug pins that keep Flask 1.1 importable, protobuf==3.20.1, and a
   setuptools that still has pkg_resources.
 - HF image 2.6.0-transformers4.51.3-cpu-py312 (aws/deep-learning-containers,
@@ -16,12 +18,14 @@ Versions and where they come from:
   (MMS_VERSION), sagemaker-inference unpinned there (the newest, 1.10.1, here), transformers==4.51.3 (the tag),
   sagemaker-huggingface-inference-toolkit==2.6.0 (the PyPI release of that period; the Dockerfile now installs a
   git commit for its transformers-5 rebuilds), numpy unpinned. torch 2.6.0 is NOT installed: a CPU torch for
-  3.12 is a separate multi-GB index here, and the onnx artifacts must not need it (the toolkit imports torch
-  only when it is installed).
+  3.12 is a separate multi-GB index here, and the onnx artifacts must not need it (see test_container_hf.py for
+  the one toolkit call that needs an answer without torch).
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -83,7 +87,9 @@ def call_time_estimator(container_key: str) -> Path:
     from inference.examples.call_time.train import train_estimator
 
     if container_key not in _TRAINED:
-        out = Path(tempfile.mkdtemp(prefix=f"sls-call-time-{container_key}-")) / "estimator.joblib"
+        tmp = tempfile.mkdtemp(prefix=f"sls-call-time-{container_key}-")
+        atexit.register(shutil.rmtree, tmp, True)
+        out = Path(tmp) / "estimator.joblib"
         try:
             _TRAINED[container_key] = train_estimator(out, container_key, n_rows=4000, seed=1)
         except VenvUnavailable as e:
