@@ -9,8 +9,9 @@ Versions and where they come from:
   inference.sklearn_build.TRAIN_REQUIREMENTS. Serving stack: sagemaker-containers==2.8.6.post2 (single-model
   serving: gunicorn + its Flask Worker and Transformer; pinned in every requirements/dependency list of that
   repository from 0.23 on) and sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer;
-  the pin in its dependency lists from 0.24 to the newest py3.12 image -- the exact 1.4-2 requirements.txt was
-  not readable, so this is the nearest evidence), Flask==1.1.1 with the
+  pinned in the dependency lists of the 0.24 images and of the newest py3.12 image, while a 1.0-era
+  requirements.txt pins 1.2.0; the exact 1.4-2 file was not readable, so 1.5.5 is the nearest evidence and the
+  Transformer API used here is the same in both), Flask==1.1.1 with the
   itsdangerous/jinja2/MarkupSafe/Werkzeug pins that keep Flask 1.1 importable, protobuf==3.20.1, and a
   setuptools that still has pkg_resources.
 - HF image 2.6.0-transformers4.51.3-cpu-py312 (aws/deep-learning-containers,
