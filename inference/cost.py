@@ -144,7 +144,7 @@ def from_artifact(artifact: Path, memory_mb: int | None, runs: int = 30) -> dict
             peak = measure_handler(model_dir, body, python=python_s)["peak_rss_mb"]
         timed = time_handler(model_dir, {"1": [body]}, python=python_s, min_calls=runs, budget_s=0.0)
     mem = memory_mb or smallest_tier(peak)
-    return {"label": f"ours: {artifact.name} ({manifest.get('runtime', '?')})", "memory_mb": mem,
+    return {"label": f"ours: {manifest.get('runtime', '?')} artifact", "memory_mb": mem,
             "duration_ms": statistics.median(timed["groups"]["1"]) * 1000,
             "basis": f"p50 of {runs} warm batch-1 requests on this machine; peak RSS {peak:.0f} MB -> "
                      f"tier {mem} MB"}
