@@ -105,8 +105,8 @@ def _coerce(feature: dict, value: Any, where: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad_request(f"{where}.{name} must be a{'n integer' if kind == 'integer' else ' number'}, "
                           f"got {json.dumps(value)}")
-    if not math.isfinite(value):
-        raise bad_request(f"{where}.{name} must be finite")
+    if not _finite(value):
+        raise bad_request(f"{where}.{name} must be a finite number of reasonable size")
     if kind == "integer":
         if isinstance(value, float) and not value.is_integer():
             raise bad_request(f"{where}.{name} must be an integer, got {value}")
@@ -142,6 +142,13 @@ class LoadedModel:
     @property
     def max_instances(self) -> int:
         return (self.spec or {}).get("max_instances", DEFAULT_MAX_INSTANCES)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _plain(value: Any) -> Any:
@@ -346,8 +353,8 @@ def _predict_generic(data: dict, model: LoadedModel) -> dict:
             for j, v in enumerate(inst):
                 if isinstance(v, bool) or not isinstance(v, (int, float, str)):
                     raise bad_request(f"instances[{i}][{j}] must be a number or a string, got {json.dumps(v)}")
-                if isinstance(v, float) and not math.isfinite(v):
-                    raise bad_request(f"instances[{i}][{j}] must be finite")
+                if not isinstance(v, str) and not _finite(v):
+                    raise bad_request(f"instances[{i}][{j}] must be a finite number of reasonable size")
         if len({len(inst) for inst in instances}) != 1:
             raise bad_request("all instances must have the same number of values")
         numeric = all(not isinstance(v, str) for inst in instances for v in inst)
