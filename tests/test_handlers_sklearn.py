@@ -92,6 +92,7 @@ def test_content_type_parameters_and_any_accept_are_fine(call_time):
     (b"{not json", 400, ["not valid JSON"]),
     (b'{"instances": [NaN]}', 400, ["NaN"]),
     (b"\xff\xfe", 400, ["UTF-8"]),
+    (b'{"instances": ' + b"[" * 200000 + b"]" * 200000 + b"}", 400, ["nests JSON too deeply"]),
     ([CONTACT], 400, ["JSON object", "list"]),
     ({"inputs": [CONTACT]}, 400, ["unknown request field", "inputs", "allowed: instances, day_of_week, hours"]),
     ({}, 400, ['no "instances"']),

@@ -233,6 +233,8 @@ def _decode(body: Any, content_type: str | None) -> dict:
         raise bad_request(f"request body is not UTF-8: {e}") from e
     except ValueError as e:
         raise bad_request(f"request body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise bad_request("request body nests JSON too deeply") from e
     if not isinstance(data, dict):
         raise bad_request('request must be a JSON object like {"instances": [...]}, '
                           f"got a JSON {type(data).__name__}")
