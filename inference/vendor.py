@@ -6,14 +6,16 @@ hf-2.3-py311) and platform (manylinux x86_64; the images are Ubuntu 22.04, glibc
 code/ first on sys.path.
 
 Pins (the one place they live):
-- onnxruntime 1.20.1: the newest release whose wheel stays small (13 MB; 1.21+ grow to 16-28 MB and the
-  artifact target is 25 MB). Built against NumPy 2 (works with NumPy >= 1.21.6 and 2.x, whichever the image
-  ships), runs opset <= 21 / IR <= 10 (we export opset 17 / IR 8), wheels for cp311 and cp312
-  (manylinux_2_27/2_28). Only what InferenceSession imports is kept: the Python binding and capi/ --
-  libonnxruntime.so (the C API library, not linked by the Python binding: `readelf -d` lists no NEEDED
-  entry for it), the transformers/quantization/tools/backend/datasets sub-packages are dropped (~30 MB
-  unpacked). Its declared dependencies (flatbuffers, packaging, protobuf, sympy) are not imported by
-  `import onnxruntime` + InferenceSession; tests/test_vendor.py proves that in a venv with only numpy.
+- onnxruntime 1.22.1: the first release line with CPU kernels for 8-bit MatMulNBits (onnxruntime PR 24491,
+  release 1.22.0), which the onnx-int8 graph uses (inference/onnx_export.py); 1.20 refuses it ("Only 4b
+  quantization is supported"). Its wheel is 16 MB, later ones grow to 28 MB (artifact target: 25 MB).
+  Built against NumPy 2 (runs with NumPy >= 1.21.6 and 2.x, whichever the image ships), runs opset <= 22 /
+  IR <= 10 (we export opset 17 / IR 8), wheels for cp311 and cp312 (manylinux_2_27/2_28). Only what
+  InferenceSession imports is kept: the Python binding and capi/ -- libonnxruntime.so (the C API library,
+  not linked by the Python binding: `readelf -d` lists no NEEDED entry for it) and the
+  transformers/quantization/tools/backend/datasets sub-packages are dropped (~35 MB unpacked). Its declared
+  dependencies (flatbuffers, packaging, protobuf, sympy) are not imported by `import onnxruntime` +
+  InferenceSession; tests/test_vendor.py proves that in a venv with only numpy.
 - tokenizers 0.21.1: the images' transformers (4.51.3, 4.48.0) require tokenizers>=0.21,<0.22, and the HF
   toolkit imports transformers before our code, so the copy we vendor must satisfy the same pin (whichever
   copy ends up imported, both are compatible). abi3 wheel: one file serves 3.11 and 3.12.
@@ -49,7 +51,7 @@ class VendoredPackage:
 
 
 ONNXRUNTIME = VendoredPackage(
-    "onnxruntime", "1.20.1",
+    "onnxruntime", "1.22.1",
     exclude=("onnxruntime/transformers/", "onnxruntime/quantization/", "onnxruntime/tools/",
              "onnxruntime/backend/", "onnxruntime/datasets/", "onnxruntime/capi/libonnxruntime.so"),
 )

@@ -1,0 +1,276 @@
+"""The embeddings handler (inference/handlers/embeddings.py == the artifact's code/inference.py) as a spec.
+
+Runs the real handler on the real default artifact (built once by the demo's cache, unpacked here): the
+request contract, every client error (4xx RequestError with a reason), property-based input shapes, the
+manifest check in model_fn, and that the onnx runtimes never import torch or transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from inference.artifact import IntegrityError, read_manifest, unpack
+from inference.handlers import embeddings as handler
+from inference.handlers.sls_errors import RequestError
+
+ROOT = Path(__file__).resolve().parent.parent
+JSON = "application/json"
+
+
+@pytest.fixture(scope="module")
+def artifact_tar() -> Path:
+    from inference.demo import cached_embeddings_artifact
+
+    return cached_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
+
+
+@pytest.fixture(scope="module")
+def model_dir(artifact_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return unpack(artifact_tar, tmp_path_factory.mktemp("emb") / "model")
+
+
+@pytest.fixture(scope="module")
+def model(model_dir: Path) -> handler.EmbeddingModel:
+    return handler.model_fn(str(model_dir))
+
+
+@pytest.fixture(scope="module")
+def max_batch(model_dir: Path, model) -> int:
+    return json.loads((model_dir / "manifest.json").read_text())["handler"]["max_batch"]
+
+
+def invoke(model, payload, content_type: str = JSON, accept: str = JSON) -> dict:
+    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    out = handler.output_fn(handler.predict_fn(handler.input_fn(body, content_type), model), accept)
+    assert isinstance(out, bytes)
+    return json.loads(out)
+
+
+def client_error(model, payload, content_type: str = JSON, accept: str = JSON) -> RequestError:
+    with pytest.raises(RequestError) as err:
+        invoke(model, payload, content_type, accept)
+    assert 400 <= err.value.status_code < 500
+    return err.value
+
+
+# ----------------------------------------------------------------------------------------------- contract
+def test_single_string_gives_one_unit_vector_with_model_and_dimensions(model, model_dir: Path) -> None:
+    out = invoke(model, {"inputs": "The cat sits on the mat."})
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    assert out["model"] == manifest["model"]["name"]
+    assert out["dimensions"] == 384 == len(out["embeddings"][0])
+    assert len(out["embeddings"]) == 1
+    assert np.linalg.norm(out["embeddings"][0]) == pytest.approx(1.0, abs=1e-4)
+    assert out["truncated"] == [False]
+
+
+def test_embeddings_agree_with_sentence_transformers(model) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from inference.hub import default_model_path
+
+    texts = ["How do I reset my password?", "Wie spät ist es?", "def f(x): return x * 2", "🚀 launch day"]
+    ref = SentenceTransformer(str(default_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    got = np.asarray(invoke(model, {"inputs": texts})["embeddings"])
+    assert (ref * got).sum(axis=1).min() > 0.97
+    # and the geometry is the model's: paraphrases are closer than unrelated texts
+    pair = np.asarray(invoke(model, {"inputs": ["I forgot my password", "How can I change my password?",
+                                                "The volcano erupted last night"]})["embeddings"])
+    assert pair[0] @ pair[1] > pair[0] @ pair[2] + 0.2
+
+
+def test_inputs_longer_than_max_seq_length_are_truncated_and_flagged(model, model_dir: Path) -> None:
+    max_len = json.loads((model_dir / "manifest.json").read_text())["model"]["max_seq_length"]
+    long_text = " ".join(["word"] * (max_len + 50))
+    longer_text = long_text + " and then many more different words at the very end"
+    out = invoke(model, {"inputs": ["short text", long_text, longer_text]})
+    assert out["truncated"] == [False, True, True]
+    e = np.asarray(out["embeddings"])
+    assert e[1] @ e[2] > 0.999  # the tail past max_seq_length does not change the embedding
+
+
+def test_order_follows_inputs(model) -> None:
+    texts = ["apples and pears", "a volcano erupts", "quarterly tax return", "jazz saxophone solo"]
+    forward = np.asarray(invoke(model, {"inputs": texts})["embeddings"])
+    backward = np.asarray(invoke(model, {"inputs": texts[::-1]})["embeddings"])[::-1]
+    assert np.allclose(forward, backward, atol=1e-4)
+    single = [np.asarray(invoke(model, {"inputs": t})["embeddings"][0]) for t in texts]
+    sims = forward @ np.asarray(single).T
+    assert list(sims.argmax(axis=1)) == [0, 1, 2, 3]
+
+
+def test_content_type_with_charset_and_wildcard_accept_are_fine(model) -> None:
+    out = invoke(model, b'{"inputs": ["x marks the spot"]}', "application/json; charset=utf-8", "*/*")
+    assert len(out["embeddings"]) == 1
+    out = invoke(model, '{"inputs": "text body as str (HF toolkit decodes JSON bodies)"}', JSON, "")
+    assert len(out["embeddings"]) == 1
+
+
+# ----------------------------------------------------------------------------------------------- errors
+def test_wrong_content_type_is_415_naming_the_allowed_type(model) -> None:
+    err = client_error(model, b"hello", "text/plain")
+    assert err.status_code == 415 and "application/json" in err.reason and "text/plain" in err.reason
+
+
+def test_unsupported_accept_is_406(model) -> None:
+    err = client_error(model, {"inputs": "x"}, JSON, "text/csv")
+    assert err.status_code == 406 and "text/csv" in err.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"inputs": ["a", }', "malformed JSON"),
+        (b"\xff\xfe not utf-8", "UTF-8"),
+        (b"[1, 2]", "JSON object"),
+        (b'"just a string"', "JSON object"),
+        (b'{"text": "hello"}', "missing key 'inputs'"),
+        (b'{"inputs": "a", "parameters": {}}', "'parameters'"),
+        (b'{"inputs": 42}', "string or a list of strings"),
+        (b'{"inputs": null}', "string or a list of strings"),
+        (b'{"inputs": []}', "empty list"),
+        (b'{"inputs": ["ok", 3]}', "inputs[1]"),
+        (b'{"inputs": ["ok", ["nested"]]}', "inputs[1]"),
+        (b'{"inputs": ["ok", ""]}', "inputs[1] is empty"),
+        (b'{"inputs": "   "}', "inputs[0] is empty"),
+        (b'{"inputs": ["\\ud800 lone surrogate"]}', "surrogate"),
+    ],
+)
+def test_bad_request_is_400_with_a_reason(model, body: bytes, needle: str) -> None:
+    err = client_error(model, body)
+    assert err.status_code == 400
+    assert needle in err.reason
+
+
+def test_batch_larger_than_max_batch_is_413(model, max_batch: int) -> None:
+    err = client_error(model, {"inputs": ["t"] * (max_batch + 1)})
+    assert err.status_code == 413 and str(max_batch) in err.reason
+
+
+def test_payload_over_the_limit_is_413_before_json_parsing(model, model_dir: Path) -> None:
+    limit = json.loads((model_dir / "manifest.json").read_text())["handler"]["max_payload_bytes"]
+    assert limit <= 4 * 1024 * 1024  # the serverless request limit
+    err = client_error(model, b"{" + b" " * limit)  # malformed too: the size check must win
+    assert err.status_code == 413 and str(limit) in err.reason
+    near = json.dumps({"inputs": ["a" * (limit - 100)]}).encode()[: limit - 1]  # just under: parsed normally
+    assert client_error(model, near).status_code == 400
+
+
+def test_handler_keeps_serving_after_errors(model) -> None:
+    for bad in (b"nope", b'{"inputs": []}', b'{"inputs": [1]}'):
+        client_error(model, bad)
+    assert len(invoke(model, {"inputs": ["still alive"]})["embeddings"]) == 1
+
+
+# ----------------------------------------------------------------------------------------------- properties
+_texts = st.text(min_size=1, max_size=300).filter(lambda s: s.strip())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_list_of_strings_up_to_max_batch_gives_that_many_unit_vectors_in_order(model, max_batch, data) -> None:
+    texts = data.draw(st.lists(_texts, min_size=1, max_size=max_batch))
+    out = invoke(model, {"inputs": texts})
+    e = np.asarray(out["embeddings"])
+    assert e.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)
+    assert len(out["truncated"]) == len(texts)
+    backward = np.asarray(invoke(model, {"inputs": texts[::-1]})["embeddings"])[::-1]
+    assert np.allclose(e, backward, atol=1e-3)  # row i belongs to input i whatever the order
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+def _valid(payload, max_batch: int) -> bool:
+    if not isinstance(payload, dict) or set(payload) != {"inputs"}:
+        return False
+    inputs = payload["inputs"]
+    inputs = [inputs] if isinstance(inputs, str) else inputs
+    return (isinstance(inputs, list) and 0 < len(inputs) <= max_batch
+            and all(isinstance(t, str) and t.strip() for t in inputs))
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=_json | st.fixed_dictionaries({"inputs": _json}))
+def test_any_invalid_json_shape_is_a_4xx_request_error_never_another_exception(payload) -> None:
+    assume(not _valid(payload, handler._limits["max_batch"]))
+    with pytest.raises(RequestError) as err:
+        handler.input_fn(json.dumps(payload), JSON)
+    assert 400 <= err.value.status_code < 500 and err.value.reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.binary(max_size=200))
+def test_arbitrary_bytes_never_raise_anything_but_a_request_error(body: bytes) -> None:
+    try:
+        data = handler.input_fn(body, JSON)
+    except RequestError as e:
+        assert 400 <= e.status_code < 500
+    else:
+        assert all(isinstance(t, str) and t.strip() for t in data["texts"])
+
+
+# ----------------------------------------------------------------------------------------------- load path
+def test_model_fn_refuses_a_tampered_artifact(model_dir: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(model_dir, tmp_path / "m")
+    with open(copy / "tokenizer.json", "a") as f:
+        f.write(" ")
+    with pytest.raises(IntegrityError, match="tokenizer.json was modified"):
+        handler.model_fn(str(copy))
+    (copy / "code" / "extra.py").write_text("print('injected')\n")
+    with pytest.raises(IntegrityError, match="unexpected file code/extra.py"):
+        handler.model_fn(str(copy))
+
+
+def test_artifact_layout_and_manifest(artifact_tar: Path, model_dir: Path) -> None:
+    manifest = read_manifest(artifact_tar)
+    assert manifest["framework"] == "huggingface" and manifest["runtime"] in ("onnx", "onnx-int8", "torch")
+    source = (ROOT / "inference" / "handlers" / "embeddings.py").read_bytes()
+    assert (model_dir / "code" / "inference.py").read_bytes() == source
+    assert (model_dir / manifest["model"]["file"]).is_file() and (model_dir / "tokenizer.json").is_file()
+    assert {"mean_cosine", "min_cosine", "topk_overlap", "passed"} <= set(manifest["quality"])
+    assert manifest["quality"]["passed"] is True
+    assert manifest["resources"]["peak_rss_mb"] > 0 and manifest["resources"]["cold_load_s"] > 0
+    assert manifest["handler"]["max_batch"] >= 1
+
+
+_BLOCKER = textwrap.dedent("""
+    import json, sys
+    class Block:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "transformers", "sentence_transformers"):
+                raise ImportError("blocked import of " + name)
+            return None
+    sys.meta_path.insert(0, Block())
+    from inference.handlers import embeddings as h
+    model = h.model_fn(sys.argv[1])
+    out = json.loads(h.output_fn(h.predict_fn(h.input_fn(b'{"inputs": ["a", "b"]}', "application/json"), model),
+                                 "application/json"))
+    assert len(out["embeddings"]) == 2, out
+    print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers"))))
+""")
+
+
+def test_onnx_runtime_never_imports_torch_or_transformers(model_dir: Path) -> None:
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    if manifest["runtime"] == "torch":
+        pytest.skip("the default artifact uses the torch runtime")
+    proc = subprocess.run([sys.executable, "-c", _BLOCKER, str(model_dir)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
