@@ -205,3 +205,20 @@ def test_bad_requests_get_a_4xx_with_the_reason(served, mode):
     assert "'text/csv' is not supported; send application/json" in reasons[3]
     assert "cannot answer in 'text/csv'; accept application/json" in reasons[4]
     assert '"instances" is empty' in reasons[5]
+
+
+def test_an_artifact_for_one_image_refuses_to_start_on_the_other(tmp_path: Path):
+    """The 1.4-2 artifact on the 1.2-1 image's stack: model_fn stops the worker with the reason, before unpickling."""
+    python = sklearn_toolkit_python("sklearn-1.2-1")
+    result = build_sklearn(call_time_estimator("sklearn-1.4-2"), tmp_path / "out", container="sklearn-1.4-2",
+                           measure=False)
+    base = tmp_path / "opt" / "ml"
+    unpack(Path(result.path), base / "model")
+    requests_file = tmp_path / "requests.json"
+    requests_file.write_text(json.dumps(REQUESTS[:1]))
+    Path(str(requests_file) + ".rows").write_text("[]")
+    proc = subprocess.run([str(python), "-c", DRIVER, "single-model", str(base), str(requests_file),
+                           str(tmp_path / "out.json")], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "built for scikit-learn 1.4.2" in proc.stderr and "runs scikit-learn 1.2.1" in proc.stderr
+    assert not (tmp_path / "out.json").exists()
