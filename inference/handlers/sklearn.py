@@ -164,8 +164,10 @@ def model_fn(model_dir: str) -> LoadedModel:
 
     wanted = (manifest.get("model") or {}).get("sklearn_version")
     if wanted and wanted != sklearn.__version__:
+        target = manifest.get("container") or {}
         raise RuntimeError(
-            f"this artifact was built for scikit-learn {wanted} (container {manifest.get('container')}), but this "
+            f"this artifact was built for scikit-learn {wanted} (image {target.get('repository')}:"
+            f"{target.get('tag')}), but this "
             f"environment runs scikit-learn {sklearn.__version__}: deploy it on the image it was built for, or "
             "rebuild it with `python -m inference build sklearn --container ...` for this image"
         )
