@@ -29,7 +29,7 @@ from inference.vendor import (
 )
 
 _CHILD = textwrap.dedent("""
-    import importlib, json, sys
+    import importlib, importlib.util, json, sys
     code, model_dir = sys.argv[1], sys.argv[2]
     sys.path.insert(0, code)
     for banned in ("torch", "transformers"):
