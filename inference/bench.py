@@ -34,6 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from inference.measure import _PEAK_RSS
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 PACKAGES = ("torch", "transformers", "sentence-transformers", "onnxruntime", "onnx", "tokenizers", "numpy",
@@ -111,8 +113,8 @@ def time_calls(call: Callable[[list[str]], Any], texts: list[str], batch: int, *
 
 
 # ----------------------------------------------------------------------------------- cold load (fresh process)
-_COLD_CHILD = r"""
-import json, resource, sys, time
+_COLD_CHILD = _PEAK_RSS + r"""
+import json, sys, time
 kind, model, texts_file = sys.argv[1:4]
 texts = json.load(open(texts_file))
 t0 = time.perf_counter()
@@ -127,8 +129,7 @@ else:
     t1 = time.perf_counter()
     p(texts)
 t2 = time.perf_counter()
-print(json.dumps({"cold_load_s": t1 - t0, "first_request_s": t2 - t1,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+print(json.dumps({"cold_load_s": t1 - t0, "first_request_s": t2 - t1, "peak_rss_mb": peak_rss_mb()}))
 """
 
 

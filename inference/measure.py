@@ -19,8 +19,23 @@ from pathlib import Path
 from typing import Any
 
 # Runs in the child (any Python >= 3.8, stdlib only). argv: code_dir model_dir body_file content_type accept out_file
-_CHILD = r"""
-import importlib, json, resource, sys, time, traceback
+_PEAK_RSS = r"""
+def peak_rss_mb():
+    # VmHWM: peak RSS of this program's own address space. ru_maxrss is not used: Linux keeps it across
+    # fork/exec, so it would include the parent's memory (the bench or a test runner) at spawn time.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+"""
+
+_CHILD = _PEAK_RSS + r"""
+import importlib, json, sys, time, traceback
 code_dir, model_dir, body_file, content_type, accept, out_file = sys.argv[1:7]
 out = {}
 try:
@@ -51,8 +66,7 @@ try:
 except BaseException as e:
     out.update(ok=False, error=type(e).__name__ + ": " + str(e), status_code=getattr(e, "status_code", None),
                traceback=traceback.format_exc())
-# Linux reports ru_maxrss in KiB.
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+out["peak_rss_mb"] = peak_rss_mb()
 with open(out_file, "w") as f:
     json.dump(out, f)
 """
@@ -61,8 +75,8 @@ with open(out_file, "w") as f:
 # Runs in the child: load the handler once, then time input_fn -> predict_fn -> output_fn on each group of
 # requests (warm-up calls first, then until both min_calls and budget_s are reached). argv: code_dir model_dir
 # spec_file out_file; the spec carries base64 request bodies per group.
-_TIMING_CHILD = r"""
-import base64, importlib, json, resource, sys, time
+_TIMING_CHILD = _PEAK_RSS + r"""
+import base64, importlib, json, sys, time
 code_dir, model_dir, spec_file, out_file = sys.argv[1:5]
 spec = json.load(open(spec_file))
 out = {}
@@ -91,7 +105,7 @@ try:
 except BaseException as e:
     import traceback
     out.update(ok=False, error=type(e).__name__ + ": " + str(e), traceback=traceback.format_exc())
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+out["peak_rss_mb"] = peak_rss_mb()
 with open(out_file, "w") as f:
     json.dump(out, f)
 """

@@ -59,6 +59,17 @@ def test_peak_rss_includes_what_model_fn_allocates(tmp_path: Path) -> None:
     assert big["peak_rss_mb"] - small["peak_rss_mb"] >= 250
 
 
+def test_peak_rss_excludes_the_parent_process_memory(tmp_path: Path) -> None:
+    """Linux keeps ru_maxrss across fork/exec; the measurement must be the child's own peak, not ours."""
+    ballast = bytearray(600 * 1024 * 1024)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page so it is resident
+    r = measure_handler(_artifact(tmp_path / "m"), b'{"inputs": [1]}')
+    t = time_handler(_artifact(tmp_path / "t"), {"1": [b'{"inputs": [1]}']}, min_calls=1, budget_s=0.0)
+    del ballast
+    assert r["peak_rss_mb"] < 300
+    assert t["peak_rss_mb"] < 300
+
+
 def test_handler_error_is_raised_with_the_handlers_message(tmp_path: Path) -> None:
     model = _artifact(tmp_path / "m")
     with pytest.raises(MeasureError, match="unsupported content type text/csv"):
