@@ -1,7 +1,9 @@
-"""Client errors with an HTTP status, understood by every server that runs our handlers.
+"""Client errors with an HTTP status (`status_code`, `message`) for our handlers.
 
-In the scikit-learn image, sagemaker-inference's Transformer answers a GenericInferenceToolkitError with
-its status_code and message; elsewhere (local server, HF toolkit) the same attributes are read directly.
+Who honours the status: the local server (inference/serve.py) and sagemaker-inference's Transformer (the
+multi-model path) answer with it; the HF toolkit answers every handler error with 400 and keeps the
+message; the scikit-learn image's single-model path (sagemaker-containers, gunicorn + Flask: what serverless
+runs) turns any exception into a 500, so handlers/sklearn.py carries the error to output_fn instead.
 """
 
 from __future__ import annotations
