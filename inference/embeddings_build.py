@@ -29,7 +29,6 @@ import argparse
 import hashlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -147,6 +146,7 @@ def measurement_request(max_batch: int, max_seq_length: int) -> bytes:
 
 def _measure(stage: Path, runtime: str, container, request: bytes, cache: Path, log) -> dict[str, Any]:
     """Cold load + peak RSS of the staged handler in a fresh process of the image's Python (cached by content)."""
+    from inference.measure import measure_handler
     from inference.vendor import IMAGE_NUMPY
 
     key = _content_digest(stage) + hashlib.sha256(request).hexdigest()[:16]
@@ -162,37 +162,13 @@ def _measure(stage: Path, runtime: str, container, request: bytes, cache: Path, 
         python = str(ensure_venv("embeddings-runtime", container.python, [IMAGE_NUMPY], log=log))
         where = f"Python {container.python} venv with only {IMAGE_NUMPY} + the vendored packages"
     log(f"resources: measuring model_fn + a max-batch request in a fresh process ({where}) ...")
-    m = _measure_from_small_parent(stage, request, python)
+    m = measure_handler(stage, request, "application/json", python=python)
     result = {"peak_rss_mb": round(m["peak_rss_mb"], 1), "cold_load_s": round(m["cold_load_s"], 3),
               "import_s": round(m["import_s"], 3), "model_fn_s": round(m["model_fn_s"], 3),
               "max_batch_request_s": round(m["first_request_s"], 3), "measured_with": where}
     cache.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(result, sort_keys=True))
     return result
-
-
-_MEASURE_CHILD = (
-    "import json, sys; from pathlib import Path; from inference.measure import measure_handler; "
-    "r = measure_handler(Path(sys.argv[1]), Path(sys.argv[2]).read_bytes(), 'application/json', "
-    "python=sys.argv[3] or None); print(json.dumps(r))"
-)
-
-
-def _measure_from_small_parent(stage: Path, request: bytes, python: str | None) -> dict[str, Any]:
-    """measure_handler run from a small intermediate process, not from this (torch-sized) build process.
-
-    Why: Linux carries a process's RSS high-water mark across fork and exec, so a handler child started
-    from a 1.2 GB build process reports ru_maxrss >= 1.2 GB whatever it used itself (measured: 1220 MB from
-    the build vs 420 MB from a small parent for the same artifact and request).
-    """
-    with tempfile.TemporaryDirectory(prefix="sls-measure-req-") as tmp:
-        body = Path(tmp) / "request.json"
-        body.write_bytes(request)
-        proc = subprocess.run([sys.executable, "-c", _MEASURE_CHILD, str(stage), str(body), python or ""],
-                              cwd=ROOT, capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        raise BuildError(f"measuring the handler failed: {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def build_embeddings(
