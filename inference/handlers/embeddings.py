@@ -124,7 +124,7 @@ class EmbeddingModel:
         np = self._np
         encodings = self.tokenizer.encode_batch(texts)
         truncated = [bool(e.overflowing) for e in encodings]
-        # (length, text): the same texts give the same chunks, and so the same vectors, in any input order
+        # (length, text): the same texts form the same chunks, in the same row order, whatever the input order
         order = sorted(range(len(texts)), key=lambda i: (len(encodings[i].ids), texts[i]))
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
         start = 0
