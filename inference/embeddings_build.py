@@ -154,7 +154,7 @@ def _measure(stage: Path, runtime: str, container, request: bytes, cache: Path, 
     if cached.is_file():
         log(f"resources: reusing the measurement of identical content ({cached.name[:16]}...)")
         return json.loads(cached.read_text())
-    if runtime == "torch":  # the image's torch+transformers stand in for the build env's (nothing vendored)
+    if runtime == "torch":  # nothing vendored: the build env's torch+transformers stand in for the image's
         python, where = None, f"build env Python {sys.version_info[0]}.{sys.version_info[1]}"
     else:
         from inference.venvs import ensure_venv
