@@ -96,22 +96,6 @@ def summarize(latencies_s: list[float], batch: int) -> dict[str, float]:
     }
 
 
-def time_calls(call: Callable[[list[str]], Any], texts: list[str], batch: int, *, min_calls: int,
-               budget_s: float, warmup: int = 2) -> dict[str, float]:
-    """Latency of `call(batch texts)` repeated until both min_calls and budget_s are reached."""
-    for i in range(warmup):
-        call(batch_of(texts, batch, i))
-    lat: list[float] = []
-    t_start = time.perf_counter()
-    i = warmup
-    while len(lat) < min_calls or time.perf_counter() - t_start < budget_s:
-        t0 = time.perf_counter()
-        call(batch_of(texts, batch, i))
-        lat.append(time.perf_counter() - t0)
-        i += 1
-    return summarize(lat, batch)
-
-
 # ----------------------------------------------------------------------------------- cold load (fresh process)
 _COLD_CHILD = _PEAK_RSS + r"""
 import json, sys, time
@@ -150,41 +134,8 @@ def _dir_bytes(path: Path) -> int:
 
 
 # --------------------------------------------------------------------------------------------- variants
-def bench_reference(model: Path, texts: list[str], batches: list[int], timing: dict[str, Any]) -> dict[str, Any]:
-    from sentence_transformers import SentenceTransformer
-
-    m = SentenceTransformer(str(model), device="cpu")
-    res = {str(b): time_calls(lambda t, b=b: m.encode(t, batch_size=b, normalize_embeddings=True), texts, b,
-                              **timing) for b in batches}
-    return {"label": "sentence-transformers encode (reference)", "kind": "reference", "batches": res,
-            "artifact_bytes": _dir_bytes(model)}
-
-
-def bench_hf_pipeline(model: Path, texts: list[str], batches: list[int], timing: dict[str, Any]) -> dict[str, Any]:
-    from transformers import pipeline
-
-    pipe = pipeline("feature-extraction", model=str(model), device="cpu")
-    # The HF toolkit calls the pipeline once with the request's inputs and no batch_size (so one text at a time).
-    res = {str(b): time_calls(lambda t: pipe(t), texts, b, **timing) for b in batches}
-    return {"label": "HF pipeline feature-extraction (usual recipe's handler)", "kind": "pipeline",
-            "batches": res, "artifact_bytes": _dir_bytes(model)}
-
-
 def _request(texts: list[str]) -> bytes:
     return json.dumps({"inputs": texts}).encode()
-
-
-def bench_handler(runtime: str, model_dir: Path, tar: Path, texts: list[str], batches: list[int],
-                  timing: dict[str, Any], python: str | None) -> dict[str, Any]:
-    """Warm handler latencies in a fresh process of the Python that serves the artifact (its image's)."""
-    from inference.measure import time_handler
-
-    n_bodies = max(1, min(16, len(texts) // max(batches)))
-    groups = {str(b): [_request(batch_of(texts, b, i)) for i in range(n_bodies)] for b in batches}
-    timed = time_handler(model_dir, groups, python=python, **timing)
-    res = {b: summarize(lat, int(b)) for b, lat in timed["groups"].items()}
-    return {"label": f"our {runtime} artifact, handler in-process", "kind": "handler", "runtime": runtime,
-            "batches": res, "artifact_bytes": tar.stat().st_size, "python": timed["python"]}
 
 
 def _free_port() -> int:
@@ -193,41 +144,165 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_http(runtime: str, tar: Path, texts: list[str], batches: list[int], timing: dict[str, Any]) -> dict[str, Any]:
-    """The artifact behind `python -m inference serve` in a subprocess, called over HTTP with keep-alive."""
-    import httpx
+# A timing worker: loads one variant, says "ready", then answers "KEY N" with the latencies of N calls on the
+# payloads of group KEY (cycled). Every variant lives in its own process, so the parent can interleave them.
+_WORKER = r"""
+import base64, json, sys, time
+out = sys.stdout
+sys.stdout = sys.stderr  # library chatter must not corrupt the protocol
+kind, target, spec_file = sys.argv[1:4]
+with open(spec_file) as f:
+    groups = json.load(f)
+if kind == "handler":  # the artifact's handler, loaded as the container does
+    import importlib
+    sys.path.insert(0, target + "/code")
+    m = importlib.import_module("inference")
+    model = m.model_fn(target)
+    groups = {k: [base64.b64decode(p) for p in v] for k, v in groups.items()}
+    def call(p):
+        return m.output_fn(m.predict_fn(m.input_fn(p, "application/json"), model), "application/json")
+elif kind == "reference":
+    from sentence_transformers import SentenceTransformer
+    st = SentenceTransformer(target, device="cpu")
+    def call(p):
+        return st.encode(p, batch_size=len(p), normalize_embeddings=True)
+else:  # the HF toolkit calls the pipeline once with the request's inputs and no batch_size
+    from transformers import pipeline
+    pipe = pipeline("feature-extraction", model=target, device="cpu")
+    def call(p):
+        return pipe(p)
+out.write("ready\n")
+out.flush()
+seen = {k: 0 for k in groups}
+for line in sys.stdin:
+    cmd = line.split()
+    if not cmd or cmd[0] == "quit":
+        break
+    key, n = cmd[0], int(cmd[1])
+    lat = []
+    for _ in range(n):
+        p = groups[key][seen[key] % len(groups[key])]
+        seen[key] += 1
+        t = time.perf_counter()
+        call(p)
+        lat.append(time.perf_counter() - t)
+    out.write(json.dumps(lat) + "\n")
+    out.flush()
+"""
 
-    port = _free_port()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "inference", "serve", str(tar), "--port", str(port),
-                             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=url, timeout=60) as client:
-            while True:
-                try:
-                    if client.get("/ping").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None:
-                    raise RuntimeError(f"`inference serve` exited: {proc.stderr.read()[-2000:]}")
-                if time.perf_counter() - t0 > 300:
-                    raise RuntimeError("`inference serve` did not answer /ping within 300 s")
-                time.sleep(0.05)
-            startup = time.perf_counter() - t0
 
-            def call(t: list[str]) -> None:
-                r = client.post("/invocations", content=_request(t), headers={"Content-Type": "application/json"})
-                r.raise_for_status()
+class Worker:
+    """One variant in its own process (see _WORKER); `run(key, n)` returns n call latencies in seconds."""
 
-            res = {str(b): time_calls(call, texts, b, **timing) for b in batches}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    return {"label": f"our {runtime} artifact via local HTTP endpoint", "kind": "http", "runtime": runtime,
-            "batches": res, "artifact_bytes": tar.stat().st_size, "startup_s": startup}
+    def __init__(self, name: str, kind: str, target: Path, groups: dict[str, list], python: str | None,
+                 tmp: Path, timeout: float = 900.0):
+        import base64
+
+        self.name = name
+        payload = {k: [base64.b64encode(_request(t)).decode() for t in v] for k, v in groups.items()} \
+            if kind == "handler" else groups
+        spec = tmp / f"{name}.json"
+        spec.write_text(json.dumps(payload))
+        self.log_path = tmp / f"{name}.log"
+        self.proc = subprocess.Popen([python or sys.executable, "-I", "-c", _WORKER, kind, str(target), str(spec)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.log_path, "w"),
+                                     text=True, cwd=tmp)
+        self._expect("ready")
+
+    def _expect(self, what: str) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(timeout=30)
+            raise RuntimeError(f"{self.name} worker exited ({self.proc.returncode}) instead of answering {what}: "
+                               f"{self.log_path.read_text()[-1500:]}")
+        return line
+
+    def run(self, key: str, n: int) -> list[float]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{key} {n}\n")
+        self.proc.stdin.flush()
+        return json.loads(self._expect(f"{key} {n}"))
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+class HttpRunner:
+    """An artifact behind `python -m inference serve` (a subprocess), called over HTTP with keep-alive."""
+
+    def __init__(self, name: str, tar: Path, groups: dict[str, list], startup_timeout: float = 900.0):
+        import httpx
+
+        self.name = name
+        self.bodies = {k: [_request(t) for t in v] for k, v in groups.items()}
+        self.seen = dict.fromkeys(groups, 0)
+        port = _free_port()
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "-m", "inference", "serve", str(tar), "--port", str(port),
+                                      "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+        while True:
+            try:
+                if self.client.get("/ping").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"`inference serve` exited: {self.proc.stderr.read()[-2000:]}")
+            if time.perf_counter() - t0 > startup_timeout:
+                self.close()
+                raise RuntimeError(f"`inference serve` did not answer /ping within {startup_timeout:.0f} s")
+            time.sleep(0.05)
+        self.startup_s = time.perf_counter() - t0
+
+    def run(self, key: str, n: int) -> list[float]:
+        lat = []
+        for _ in range(n):
+            body = self.bodies[key][self.seen[key] % len(self.bodies[key])]
+            self.seen[key] += 1
+            t = time.perf_counter()
+            r = self.client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+            lat.append(time.perf_counter() - t)
+            r.raise_for_status()
+        return lat
+
+    def close(self) -> None:
+        self.client.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
+def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slice_s: float, min_calls: int,
+               warmup: int = 2) -> dict[str, dict[str, list[float]]]:
+    """Latencies per runner and batch, measured in interleaved rounds (A B C A B C ...).
+
+    Why: on a shared machine the load changes over minutes; interleaving gives every variant the same share of
+    good and bad moments, so the ratios between variants stay meaningful. Each slice runs about slice_s
+    seconds of calls (at least enough for min_calls over all rounds), after `warmup` untimed calls.
+    """
+    out: dict[str, dict[str, list[float]]] = {name: {} for name in runners}
+    per_slice_min = max(1, -(-min_calls // rounds))
+    for b in batches:
+        key = str(b)
+        per_call = {}
+        for name, r in runners.items():
+            per_call[name] = max(min(r.run(key, warmup)), 1e-5) if warmup else slice_s
+            out[name][key] = []
+        for _ in range(rounds):
+            for name, r in runners.items():
+                n = max(per_slice_min, min(5000, round(slice_s / per_call[name])))
+                out[name][key] += r.run(key, n)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- reporting
@@ -296,6 +371,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
         f"Model: all-MiniLM-L6-v2 (shipped weights). Inputs: {result['config'].get('texts', '?')} generated texts "
         "(`bench_texts`: sentences of 4–40 words, every ninth one non-English, code, a number or emoji). "
+        f"Each variant runs in its own process; they are timed in {result['config']['timing'].get('rounds', 1)} "
+        "interleaved rounds (A B C … A B C) so that load changes on the machine hit them alike. "
         "Texts/s = texts per second of wall time at that batch size; "
         "latency per call; cold load = imports + model load in a fresh process; peak RSS of that process after a "
         f"batch-{max(result['config']['batch_sizes'])} request; artifact = model.tar.gz (or the model folder for "
@@ -378,49 +455,66 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
     machine = machine_info()  # load average at the start
     model = Path(model) if model else default_model_path()
     texts = bench_texts(64 if quick else 512)
-    timing = {"min_calls": 3, "budget_s": 0.2} if quick else {"min_calls": 10, "budget_s": 3.0}
+    timing = {"rounds": 1, "slice_s": 0.1, "min_calls": 3} if quick else {"rounds": 5, "slice_s": 0.6, "min_calls": 10}
     max_batch = max(batch_sizes)
     cold_texts = texts[:max_batch]
+    n_payloads = 4 if quick else 16
+    groups = {str(b): [batch_of(texts, b, i) for i in range(n_payloads)] for b in batch_sizes}
     variants: dict[str, Any] = {}
-    if libraries:
-        log("reference: sentence-transformers encode ...")
-        variants["reference"] = bench_reference(model, texts, batch_sizes, timing)
-        variants["reference"].update(cold_load_library("reference", model, cold_texts))
-        log("hf-pipeline: transformers feature-extraction pipeline ...")
-        variants["hf-pipeline"] = bench_hf_pipeline(model, texts, batch_sizes, timing)
-        variants["hf-pipeline"].update(cold_load_library("pipeline", model, cold_texts))
-    tars: dict[str, Path] = {}
     failures: dict[str, str] = {}
-    with tempfile.TemporaryDirectory(prefix="sls-bench-") as tmp:
-        for rt in runtimes:
-            try:
-                tar = Path((artifacts or {}).get(rt) or cached_embeddings_artifact(rt, model=model, log=log))
-                model_dir = unpack(tar, Path(tmp) / rt)
-                python = serving_python(artifact_manifest(tar), log=log)
-                python = str(python) if python else None
-                log(f"{rt}: handler in-process ({python or sys.executable}) ...")
-                v = bench_handler(rt, model_dir, tar, texts, batch_sizes, timing, python)
-                cold = measure_handler(model_dir, _request(cold_texts), python=python)
-            except Exception as e:  # noqa: BLE001 - one runtime failing (e.g. its build) must not lose the others
-                failures[rt] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
-                log(f"{rt}: FAILED, skipped: {failures[rt]}")
-                continue
-            v.update({k: cold[k] for k in ("cold_load_s", "import_s", "model_fn_s", "peak_rss_mb")})
-            variants[rt] = v
-            tars[rt] = tar
-    http_overhead: dict[str, float] = {}
-    if http:
-        for rt, tar in tars.items():
-            log(f"{rt}-http: local endpoint over HTTP ...")
-            try:
-                v = bench_http(rt, tar, texts, batch_sizes, timing)
-            except Exception as e:  # noqa: BLE001
-                failures[f"{rt}-http"] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
-                log(f"{rt}-http: FAILED, skipped: {failures[f'{rt}-http']}")
-                continue
-            variants[f"{rt}-http"] = v
-            if "1" in v["batches"]:
-                http_overhead[rt] = v["batches"]["1"]["p50_ms"] - variants[rt]["batches"]["1"]["p50_ms"]
+    runners: dict[str, Any] = {}
+    tars: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="sls-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        try:
+            if libraries:
+                for key, kind, label in (("reference", "reference", "sentence-transformers encode (reference)"),
+                                         ("hf-pipeline", "pipeline",
+                                          "HF pipeline feature-extraction (usual recipe's handler)")):
+                    log(f"{key}: cold load in a fresh process, then a timing worker ...")
+                    variants[key] = {"label": label, "kind": kind, "artifact_bytes": _dir_bytes(model),
+                                     **cold_load_library(kind, model, cold_texts)}
+                    runners[key] = Worker(key, kind, model, groups, None, tmp)
+            for rt in runtimes:
+                try:
+                    tar = Path((artifacts or {}).get(rt) or cached_embeddings_artifact(rt, model=model, log=log))
+                    model_dir = unpack(tar, tmp / rt)
+                    python = serving_python(artifact_manifest(tar), log=log)
+                    python = str(python) if python else None
+                    log(f"{rt}: cold load in a fresh process, then a timing worker ({python or sys.executable}) ...")
+                    cold = measure_handler(model_dir, _request(cold_texts), python=python)
+                    runners[rt] = Worker(rt, "handler", model_dir, groups, python, tmp)
+                except Exception as e:  # noqa: BLE001 - one runtime failing (e.g. its build) must not lose the rest
+                    failures[rt] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+                    log(f"{rt}: FAILED, skipped: {failures[rt]}")
+                    continue
+                tars[rt] = tar
+                variants[rt] = {"label": f"our {rt} artifact, handler in-process", "kind": "handler", "runtime": rt,
+                                "artifact_bytes": tar.stat().st_size, "python": python or sys.executable,
+                                **{k: cold[k] for k in ("cold_load_s", "import_s", "model_fn_s", "peak_rss_mb")}}
+            if http:
+                for rt, tar in tars.items():
+                    key = f"{rt}-http"
+                    log(f"{key}: starting `python -m inference serve` ...")
+                    try:
+                        runners[key] = HttpRunner(key, tar, groups)
+                    except Exception as e:  # noqa: BLE001
+                        failures[key] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+                        log(f"{key}: FAILED, skipped: {failures[key]}")
+                        continue
+                    variants[key] = {"label": f"our {rt} artifact via local HTTP endpoint", "kind": "http",
+                                     "runtime": rt, "artifact_bytes": tar.stat().st_size,
+                                     "startup_s": runners[key].startup_s}
+            log(f"timing {len(runners)} variants at batch sizes {batch_sizes}, interleaved in {timing['rounds']} "
+                "rounds ...")
+            latencies = interleave(runners, batch_sizes, **timing)
+        finally:
+            for r in runners.values():
+                r.close()
+    for name, per_batch in latencies.items():
+        variants[name]["batches"] = {k: summarize(v, int(k)) for k, v in per_batch.items()}
+    http_overhead = {rt: variants[f"{rt}-http"]["batches"]["1"]["p50_ms"] - variants[rt]["batches"]["1"]["p50_ms"]
+                     for rt in tars if f"{rt}-http" in variants and "1" in variants[rt]["batches"]}
     result = {
         "schema": SCHEMA,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

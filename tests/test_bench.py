@@ -10,21 +10,44 @@ from pathlib import Path
 
 import pytest
 
-from inference.bench import bench_texts, evaluate_targets, render_markdown, time_calls
+from inference.bench import batch_of, bench_texts, evaluate_targets, interleave, render_markdown, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_time_calls_reports_consistent_statistics() -> None:
-    seen: list[list[str]] = []
+def test_batches_wrap_around_the_corpus_and_statistics_are_consistent() -> None:
     texts = [f"t{i}" for i in range(10)]
-    stats = time_calls(seen.append, texts, 4, min_calls=5, budget_s=0.0, warmup=2)
-    assert stats["n_calls"] == 5
-    assert len(seen) == 7  # warm-up calls are not timed
-    assert all(len(batch) == 4 for batch in seen)  # batches wrap around the corpus
-    assert seen[2] == ["t8", "t9", "t0", "t1"]
-    assert 0 < stats["p50_ms"] <= stats["p95_ms"]
-    assert stats["texts_per_s"] == pytest.approx(4 * 1000 / stats["mean_ms"])
+    assert batch_of(texts, 4, 0) == ["t0", "t1", "t2", "t3"]
+    assert batch_of(texts, 4, 2) == ["t8", "t9", "t0", "t1"]
+    stats = summarize([0.010, 0.020, 0.030, 0.040], 8)
+    assert stats["n_calls"] == 4
+    assert stats["mean_ms"] == pytest.approx(25.0)
+    assert stats["p50_ms"] == pytest.approx(25.0)
+    assert stats["p95_ms"] == pytest.approx(40.0)
+    assert stats["texts_per_s"] == pytest.approx(8 * 4 / 0.100)  # 32 texts in 0.1 s
+
+
+class FakeRunner:
+    """Records the order of calls; every call 'takes' a fixed time."""
+
+    def __init__(self, name: str, per_call: float, log: list[tuple[str, str, int]]):
+        self.name, self.per_call, self.log = name, per_call, log
+
+    def run(self, key: str, n: int) -> list[float]:
+        self.log.append((self.name, key, n))
+        return [self.per_call] * n
+
+
+def test_interleave_alternates_variants_in_rounds_after_warm_up() -> None:
+    log: list[tuple[str, str, int]] = []
+    runners = {"a": FakeRunner("a", 0.01, log), "b": FakeRunner("b", 0.1, log)}
+    out = interleave(runners, [1, 8], rounds=3, slice_s=0.2, min_calls=6, warmup=2)
+    batch1 = [entry for entry in log if entry[1] == "1"]
+    # warm-up of each, then a b a b a b; slice 0.2 s = 20 calls of a, but at least ceil(6/3) = 2 calls of b.
+    assert batch1 == [("a", "1", 2), ("b", "1", 2)] + [("a", "1", 20), ("b", "1", 2)] * 3
+    assert len(out["a"]["1"]) == 60 and len(out["b"]["1"]) == 6  # warm-up calls are not kept
+    assert set(out["a"]) == {"1", "8"}
+    assert log.index(("a", "8", 2)) > log.index(("b", "1", 2), 2)  # batch sizes one after the other
 
 
 def test_bench_texts_are_deterministic_and_varied() -> None:
@@ -71,7 +94,7 @@ def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
         "date": "2026-01-01T00:00:00+00:00",
         "machine": {"cpu": "Test CPU 9000", "cores": 2, "python": "3.11.7", "platform": "Linux",
                     "packages": {"torch": "2.13.0"}, "load_average": [0.5, 0.5, 0.5]},
-        "config": {"batch_sizes": [1, 32], "quick": False},
+        "config": {"batch_sizes": [1, 32], "quick": False, "timing": {"rounds": 5}},
         "variants": {"reference": _variant(100, 400), "onnx-int8": _variant(600, 800, cold_load_s=0.3,
                                                                             peak_rss_mb=200)},
         "http_overhead_ms": {"onnx-int8": 0.4},
