@@ -499,14 +499,15 @@ def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: 
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
         cosines = (got * reference).sum(axis=1)
         assert cosines.min() > 0.98  # issue 3's minimum-cosine gate
-        np.testing.assert_allclose(embed(texts[::-1]), got[::-1], atol=1e-5)  # one per input, in order
+        # One per input, in order (int8 kernels vary ~1e-4 with a row's batch position; other texts differ by >0.1).
+        np.testing.assert_allclose(embed(texts[::-1]), got[::-1], atol=1e-3)
         # Concurrent clients each get the embedding of their own text: the same vector as that text sent alone
         # (int8 activations are quantized per request, so alone and in a batch differ by rounding only).
         alone = [embed([t])[0] for t in texts]
         with ThreadPoolExecutor(4) as pool:
             singles = list(pool.map(lambda t: embed([t])[0], texts * 4))
         for i, vec in enumerate(singles):
-            np.testing.assert_allclose(vec, alone[i % 3], atol=1e-5)
+            np.testing.assert_allclose(vec, alone[i % 3], atol=1e-4)
         for vec, ref in zip(alone, reference, strict=True):
             assert float(vec @ ref) > 0.98
         with pytest.raises(client.exceptions.ModelError) as info:
