@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None, *, confirm: Callable[[str], str] = input
     except auto.StackNotFoundError:
         out(
             f"error: stack {args.stack!r} does not exist in this backend; create it with "
-            f"`pulumi stack init {args.stack}` (after `pulumi login`, see docs/deploy.md)"
+            f"`pulumi stack init {args.stack}` (after `pulumi login`, see README.md, Deploying for real)"
         )
         return EXIT_PULUMI
     except (auto.CommandError, OSError) as e:
-        out(f"error: cannot use the Pulumi CLI ({e}); install it and log in, see docs/deploy.md")
+        out(f"error: cannot use the Pulumi CLI ({e}); install it and log in, see README.md, Deploying for real")
         return EXIT_PULUMI
     try:
         if args.refresh:

@@ -181,7 +181,7 @@ def test_release_of_the_repo_stack_builds_missing_artifacts_first(fake_auto, mon
 def test_real_cli_preview_of_dev(tmp_path, monkeypatch):
     """With the Pulumi CLI and AWS credentials present: a real preview of dev against a local file backend."""
     if shutil.which("pulumi") is None:
-        pytest.skip("the Pulumi CLI is not installed here (see docs/deploy.md)")
+        pytest.skip("the Pulumi CLI is not installed here (see README.md, Deploying for real)")
     import boto3
 
     if boto3.Session().get_credentials() is None:
