@@ -124,7 +124,9 @@ def read_manifest(tar_path: Path) -> dict[str, Any]:
                 raise KeyError(MANIFEST_NAME)
             return json.loads(member.read())
     except (KeyError, tarfile.TarError, OSError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"{tar_path} is not an artifact built by inference/ (no readable {MANIFEST_NAME}: {e})") from e
+        raise ArtifactError(
+            f"{tar_path} is not an artifact built by inference/ (no readable {MANIFEST_NAME}: {e})"
+        ) from e
 
 
 def unpack(tar_path: Path, dest: Path) -> Path:
