@@ -398,7 +398,15 @@ def render_markdown(result: dict[str, Any]) -> str:
     for key, why in result.get("failures", {}).items():
         lines.append(f"- **{key} could not be measured in this run**: {why}")
     lines += ["", "Variants: " + "; ".join(f"**{k}** = {v['label']}" for k, v in result["variants"].items()) + ".",
-              "", "Serverless vCPUs differ from this machine: absolute numbers are indicative, ratios travel better.",
+              "", "Notes:",
+              "- Serverless vCPUs differ from this machine: absolute numbers are indicative, ratios travel better.",
+              "- hf-pipeline is only the pipeline call the HF toolkit makes; the real container adds its model "
+              "server (MMS, a JVM) in front and at cold start, and returns token-level vectors, not sentence "
+              "embeddings.",
+              "- Our artifacts run under the Python and packages their image would use (onnx runtimes: the vendored "
+              "onnxruntime/tokenizers in a Python-3.12 venv with only numpy; torch: this venv's torch).",
+              "- HTTP overhead includes the client (httpx, keep-alive) and the server (uvicorn + starlette) sharing "
+              "the same cores as the model.",
               ""]
     return "\n".join(lines)
 
