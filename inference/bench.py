@@ -425,10 +425,9 @@ def render_plot(result: dict[str, Any], path: Path) -> None:
         xs = [j + i * width for j in range(len(batches))]
         ax1.bar(xs, [v["batches"].get(b, {}).get("texts_per_s", 0) for b in batches], width, label=key)
     ax1.set_xticks([j + width * (len(variants) - 1) / 2 for j in range(len(batches))], [f"batch {b}" for b in batches])
-    ax1.set_yscale("log")
-    ax1.set_ylabel("texts / s (log scale)")
-    ax1.set_title("Throughput")
-    ax1.legend(fontsize=8)
+    ax1.set_ylabel("texts / s")
+    ax1.set_title("Throughput (higher is better)")
+    ax1.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.08))
     keys = [k for k, v in variants.items() if v.get("cold_load_s") is not None]
     ax2.bar(keys, [variants[k]["cold_load_s"] for k in keys], color="tab:orange")
     ax2.set_ylabel("seconds")
