@@ -22,6 +22,7 @@ from typing import Any
 from inference.sizing import MEMORY_TIERS_MB, smallest_tier
 
 DAYS_PER_MONTH = 30
+DEFAULT_BENCH = Path(__file__).resolve().parent.parent / "bench-results" / "bench.json"
 USUAL_RECIPE_MEMORY_MB = 3072  # the HF feature-extraction recipe's usual serverless config (issue 3)
 KB = 1024
 GB = 1024 * 1024 * 1024
@@ -196,11 +197,11 @@ def run(args: argparse.Namespace) -> int:
         usual_in: dict[str, Any] = {}
         if args.artifact:
             ours_in = from_artifact(args.artifact, args.memory)
-            bench_path = Path("bench-results/bench.json")
+            bench_path = DEFAULT_BENCH
             if bench_path.is_file():
                 usual_in = usual_from_bench(json.loads(bench_path.read_text()))
         else:
-            bench_path = args.bench or Path("bench-results/bench.json")
+            bench_path = args.bench or DEFAULT_BENCH
             if not bench_path.is_file():
                 if args.duration_ms is None:
                     raise ValueError(f"{bench_path} not found: run `python -m inference bench`, or pass --artifact "

@@ -143,7 +143,7 @@ def test_artifact_is_measured_here_and_sized_from_its_manifest(tmp_path, capsys,
     write_manifest(root, {"framework": "test", "runtime": "onnx-int8", "resources": {"peak_rss_mb": 1600}})
     tar = tmp_path / "model.tar.gz"
     pack(root, tar)
-    monkeypatch.chdir(tmp_path)  # no bench-results/ here: ours only
+    monkeypatch.setattr(cost, "DEFAULT_BENCH", tmp_path / "no-bench.json")  # no bench results: ours only
     assert cost.run(_args(artifact=tar, requests_per_day=10, json=True)) == 0
     (ours,) = json.loads(capsys.readouterr().out)["estimates"]
     assert ours["memory_mb"] == 3072  # 1600 MB + 512 MB overhead -> the 3072 MB tier
