@@ -226,7 +226,7 @@ def build_embeddings(
             fp32 = Path(tmp) / "model.onnx"
             model_meta["onnx_inputs"] = export_onnx(src, fp32)
             if runtime == "onnx-int8":
-                log("quantizing to int8 (8-bit blockwise MatMulNBits, 4-bit blockwise word-embedding table) ...")
+                log("quantizing to int8 (8-bit blockwise MatMulNBits + 8-bit embedding tables) ...")
                 model_meta["quantization"] = quantize_int8(fp32, stage / MODEL_FILES[runtime])
             else:
                 shutil.copyfile(fp32, stage / MODEL_FILES[runtime])

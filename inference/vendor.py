@@ -8,17 +8,14 @@ code/ first on sys.path.
 Pins (the one place they live):
 - onnxruntime 1.22.1: the first release line with CPU kernels for 8-bit MatMulNBits (onnxruntime PR 24491,
   release 1.22.0), which the onnx-int8 graph uses (inference/onnx_export.py); 1.20 refuses it ("Only 4b
-  quantization is supported"). It also runs the graph's 4-bit GatherBlockQuantized word table (INT4, opset 21 /
-  IR 10). Its wheel is 16 MB, later ones grow to 28 MB (artifact target: 25 MB). What is kept is 7.9 MB
-  gzipped, nearly all of it the Python binding's .so (already stripped); tokenizers adds 3.0 MB (its .so
-  carries a symbol table: `strip` would save 0.47 MB, not done -- it would alter the wheel's binary).
+  quantization is supported"). Its wheel is 16 MB, later ones grow to 28 MB (artifact target: 25 MB).
   Built against NumPy 2 (runs with NumPy >= 1.21.6 and 2.x, whichever the image ships), runs opset <= 22 /
-  IR <= 10 (our float graph is opset 17 / IR 8, the int8 one 21 / 10), wheels for cp311 and cp312
-  (manylinux_2_27/2_28). Only what InferenceSession imports is kept: the Python binding and capi/ --
-  libonnxruntime.so (the C API library, not linked by the Python binding: `readelf -d` lists no NEEDED entry
-  for it) and the transformers/quantization/tools/backend/datasets sub-packages are dropped (~35 MB
-  unpacked). Its declared dependencies (flatbuffers, packaging, protobuf, sympy) are not imported by
-  `import onnxruntime` + InferenceSession; tests/test_vendor.py proves that in a venv with only numpy.
+  IR <= 10 (we export opset 17 / IR 8), wheels for cp311 and cp312 (manylinux_2_27/2_28). Only what
+  InferenceSession imports is kept: the Python binding and capi/ -- libonnxruntime.so (the C API library,
+  not linked by the Python binding: `readelf -d` lists no NEEDED entry for it) and the
+  transformers/quantization/tools/backend/datasets sub-packages are dropped (~35 MB unpacked). Its declared
+  dependencies (flatbuffers, packaging, protobuf, sympy) are not imported by `import onnxruntime` +
+  InferenceSession; tests/test_vendor.py proves that in a venv with only numpy.
 - tokenizers 0.21.1: the images' transformers (4.51.3, 4.48.0) require tokenizers>=0.21,<0.22, and the HF
   toolkit imports transformers before our code, so the copy we vendor must satisfy the same pin (whichever
   copy ends up imported, both are compatible). abi3 wheel: one file serves 3.11 and 3.12.
