@@ -238,17 +238,18 @@ class Worker:
 class HttpRunner:
     """An artifact behind `python -m inference serve` (a subprocess), called over HTTP with keep-alive."""
 
-    def __init__(self, name: str, tar: Path, groups: dict[str, list], startup_timeout: float = 900.0):
+    def __init__(self, name: str, tar: Path, groups: dict[str, list], tmp: Path, startup_timeout: float = 900.0):
         import httpx
 
         self.name = name
+        self.log_path = tmp / f"{name}.log"
         self.bodies = {k: [_request(t) for t in v] for k, v in groups.items()}
         self.seen = dict.fromkeys(groups, 0)
         port = _free_port()
         t0 = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, "-m", "inference", "serve", str(tar), "--port", str(port),
                                       "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=open(self.log_path, "w"), text=True)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
         while True:
             try:
@@ -257,7 +258,7 @@ class HttpRunner:
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None:
-                raise RuntimeError(f"`inference serve` exited: {self.proc.stderr.read()[-2000:]}")
+                raise RuntimeError(f"`inference serve` exited: {self.log_path.read_text()[-2000:]}")
             if time.perf_counter() - t0 > startup_timeout:
                 self.close()
                 raise RuntimeError(f"`inference serve` did not answer /ping within {startup_timeout:.0f} s")
@@ -270,7 +271,11 @@ class HttpRunner:
             body = self.bodies[key][self.seen[key] % len(self.bodies[key])]
             self.seen[key] += 1
             t = time.perf_counter()
-            r = self.client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+            try:
+                r = self.client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
+            except Exception as e:
+                state = "running" if self.proc.poll() is None else f"exited with {self.proc.returncode}"
+                raise RuntimeError(f"{e} (server {state}; its log: {self.log_path.read_text()[-800:]!r})") from e
             lat.append(time.perf_counter() - t)
             r.raise_for_status()
         return lat
@@ -283,7 +288,7 @@ class HttpRunner:
 
 
 def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slice_s: float, min_calls: int,
-               warmup: int = 2) -> dict[str, dict[str, list[float]]]:
+               warmup: int = 2, failures: dict[str, str] | None = None) -> dict[str, dict[str, list[float]]]:
     """Latencies per runner and batch, measured in interleaved rounds (A B C A B C ...).
 
     Why: on a shared machine the load changes over minutes; interleaving gives every variant the same share of
@@ -291,17 +296,32 @@ def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slic
     seconds of calls (at least enough for min_calls over all rounds), after `warmup` untimed calls.
     """
     out: dict[str, dict[str, list[float]]] = {name: {} for name in runners}
+    failed = failures if failures is not None else {}
     per_slice_min = max(1, -(-min_calls // rounds))
+
+    def attempt(name: str, key: str, n: int) -> list[float] | None:
+        """A runner that fails (e.g. its server died) is reported and dropped; the others carry on."""
+        try:
+            return runners[name].run(key, n)
+        except Exception as e:  # noqa: BLE001
+            failed[name] = f"{type(e).__name__} at batch {key}: {str(e).splitlines()[0] if str(e) else ''}"
+            out.pop(name, None)
+            return None
+
     for b in batches:
         key = str(b)
         per_call = {}
-        for name, r in runners.items():
-            per_call[name] = max(min(r.run(key, warmup)), 1e-5) if warmup else slice_s
-            out[name][key] = []
+        for name in list(out):
+            w = attempt(name, key, warmup) if warmup else [slice_s]
+            if w is not None:
+                per_call[name] = max(min(w), 1e-5)
+                out[name][key] = []
         for _ in range(rounds):
-            for name, r in runners.items():
+            for name in list(out):
                 n = max(per_slice_min, min(5000, round(slice_s / per_call[name])))
-                out[name][key] += r.run(key, n)
+                lat = attempt(name, key, n)
+                if lat is not None:
+                    out[name][key] += lat
     return out
 
 
@@ -504,7 +524,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
                     key = f"{rt}-http"
                     log(f"{key}: starting `python -m inference serve` ...")
                     try:
-                        runners[key] = HttpRunner(key, tar, groups)
+                        runners[key] = HttpRunner(key, tar, groups, tmp)
                     except Exception as e:  # noqa: BLE001
                         failures[key] = f"{type(e).__name__}: {str(e).splitlines()[0]}"
                         log(f"{key}: FAILED, skipped: {failures[key]}")
@@ -514,14 +534,18 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
                                      "startup_s": runners[key].startup_s}
             log(f"timing {len(runners)} variants at batch sizes {batch_sizes}, interleaved in {timing['rounds']} "
                 "rounds ...")
-            latencies = interleave(runners, batch_sizes, **timing)
+            latencies = interleave(runners, batch_sizes, **timing, failures=failures)
         finally:
             for r in runners.values():
                 r.close()
-    for name, per_batch in latencies.items():
-        variants[name]["batches"] = {k: summarize(v, int(k)) for k, v in per_batch.items()}
+    for name in list(variants):
+        if name in latencies:
+            variants[name]["batches"] = {k: summarize(v, int(k)) for k, v in latencies[name].items()}
+        else:
+            log(f"{name}: FAILED during timing, left out: {failures.get(name)}")
+            del variants[name]
     http_overhead = {rt: variants[f"{rt}-http"]["batches"]["1"]["p50_ms"] - variants[rt]["batches"]["1"]["p50_ms"]
-                     for rt in tars if f"{rt}-http" in variants and "1" in variants[rt]["batches"]}
+                     for rt in tars if rt in variants and f"{rt}-http" in variants and "1" in variants[rt]["batches"]}
     result = {
         "schema": SCHEMA,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

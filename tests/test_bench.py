@@ -50,6 +50,23 @@ def test_interleave_alternates_variants_in_rounds_after_warm_up() -> None:
     assert log.index(("a", "8", 2)) > log.index(("b", "1", 2), 2)  # batch sizes one after the other
 
 
+class DyingRunner(FakeRunner):
+    def run(self, key: str, n: int) -> list[float]:
+        if len(self.log) >= 3:
+            raise ConnectionError("server went away")
+        return super().run(key, n)
+
+
+def test_interleave_drops_a_failing_runner_and_reports_it() -> None:
+    log: list[tuple[str, str, int]] = []
+    runners = {"ok": FakeRunner("ok", 0.01, []), "dies": DyingRunner("dies", 0.01, log)}
+    failures: dict[str, str] = {}
+    out = interleave(runners, [1, 8], rounds=3, slice_s=0.05, min_calls=3, warmup=1, failures=failures)
+    assert set(out) == {"ok"}
+    assert set(out["ok"]) == {"1", "8"} and all(out["ok"].values())
+    assert "ConnectionError" in failures["dies"] and "server went away" in failures["dies"]
+
+
 def test_bench_texts_are_deterministic_and_varied() -> None:
     a, b = bench_texts(200), bench_texts(200)
     assert a == b and len(a) == 200
