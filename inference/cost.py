@@ -48,9 +48,9 @@ US_EAST_1 = PriceTable(
     region="us-east-1",
     compute_usd_per_gb_second=0.0000200,
     data_usd_per_gb=0.016,
-    source="https://aws.amazon.com/sagemaker/pricing/ (Serverless Inference, on-demand)",
-    as_of="2026-11-25",
-    note="figures as published for us-east-1; verify on the AWS page before quoting them; the free tier "
+    source="third-party summaries of https://aws.amazon.com/sagemaker/pricing/ (Serverless Inference, on-demand)",
+    as_of="collected 2026-11-25, not re-read from AWS",
+    note="verify on the AWS page before quoting them; the free tier "
          "(150,000 s of serverless inference per month for the first 2 months) is not deducted",
 )
 
