@@ -156,10 +156,9 @@ def _image_python(runtime: str, container, log) -> tuple[str | None, str]:
     """
     if runtime == "torch":
         return None, f"build env Python {sys.version_info[0]}.{sys.version_info[1]}"
-    from inference.vendor import IMAGE_NUMPY
-    from inference.venvs import ensure_venv
+    from inference.vendor import IMAGE_NUMPY, image_runtime_python
 
-    python = str(ensure_venv("embeddings-runtime", container.python, [IMAGE_NUMPY], log=log))
+    python = str(image_runtime_python(container.python, log=log))
     return python, f"Python {container.python} venv with only {IMAGE_NUMPY} + the vendored packages"
 
 

@@ -65,6 +65,15 @@ RUNTIME_PACKAGES: dict[str, tuple[VendoredPackage, ...]] = {
 IMAGE_NUMPY = "numpy==2.2.6"
 
 
+def image_runtime_python(python: str, *, log=None) -> Path:
+    """A cached venv of the image's Python holding only the image's NumPy: importing a handler there loads the
+    onnxruntime/tokenizers vendored into its code/, as the endpoint does. One definition for the build's
+    quality gate and measurement and the tests that check the vendored copies."""
+    from inference.venvs import ensure_venv
+
+    return ensure_venv("embeddings-runtime", python, [IMAGE_NUMPY], log=log)
+
+
 class VendorError(RuntimeError):
     """A wheel could not be obtained or unpacked."""
 

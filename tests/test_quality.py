@@ -156,13 +156,13 @@ def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_i
     from inference.hub import default_model_path
     from inference.measure import embed_with_handler
     from inference.quality import reference_embeddings
-    from inference.vendor import IMAGE_NUMPY
-    from inference.venvs import VenvUnavailable, ensure_venv
+    from inference.vendor import image_runtime_python
+    from inference.venvs import VenvUnavailable
 
     tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
     manifest = read_manifest(tar)
     try:
-        python = ensure_venv("embeddings-runtime", manifest["container"]["python"], [IMAGE_NUMPY])
+        python = image_runtime_python(manifest["container"]["python"])
     except VenvUnavailable as e:
         pytest.skip(f"no Python {manifest['container']['python']} here: {e}")
     unpack(tar, tmp_path / "model")

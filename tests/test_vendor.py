@@ -48,10 +48,11 @@ _CHILD = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def image_python() -> Path:
-    from inference.venvs import VenvUnavailable, ensure_venv
+    from inference.vendor import image_runtime_python
+    from inference.venvs import VenvUnavailable
 
     try:
-        return ensure_venv("embeddings-runtime", "3.12", [IMAGE_NUMPY])
+        return image_runtime_python("3.12")
     except VenvUnavailable as e:
         pytest.skip(f"no Python 3.12 here: {e}")
     except subprocess.CalledProcessError as e:
