@@ -475,7 +475,8 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every variant, write bench.json / BENCHMARK.md / bench.png into `out`, return the result."""
     from inference.artifact import unpack
-    from inference.demo import cached_embeddings_artifact, default_model_path
+    from inference.demo import cached_embeddings_artifact
+    from inference.hub import default_model_path
     from inference.measure import measure_handler
     from inference.serve import artifact_manifest, serving_python
 

