@@ -275,8 +275,8 @@ def build_embeddings(
             fp32 = Path(tmp) / "model.onnx"
             model_meta["onnx_inputs"] = export_onnx(src, fp32)
             if runtime == "onnx-int8":
-                log("quantizing to int8 (8-bit blockwise MatMulNBits + 8-bit embedding tables) ...")
-                model_meta["quantization"] = quantize_int8(fp32, stage / MODEL_FILES[runtime])
+                log("int8: fusing, calibrating (SmoothQuant + float outlier channels), quantizing ...")
+                model_meta["quantization"] = quantize_int8(fp32, stage / MODEL_FILES[runtime], model_dir=src)
             else:
                 shutil.copyfile(fp32, stage / MODEL_FILES[runtime])
         _stage_code(stage)

@@ -279,3 +279,48 @@ def test_onnx_runtime_never_imports_torch_or_transformers(model_dir: Path) -> No
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+# ------------------------------------------------------------------------------------------ chunk planning
+def _cost(chunks, lengths, overhead):
+    return sum(overhead + (stop - start) * lengths[stop - 1] for start, stop in chunks)
+
+
+def _brute_force_best(lengths, overhead, budget):
+    n, best = len(lengths), None
+    for mask in range(1 << max(0, n - 1)):  # every set of cut points between neighbours
+        cuts = [0] + [i + 1 for i in range(n - 1) if mask >> i & 1] + [n]
+        chunks = list(zip(cuts, cuts[1:], strict=False))
+        if any(b - a > 1 and (b - a) * lengths[b - 1] > budget for a, b in chunks):
+            continue
+        cost = _cost(chunks, lengths, overhead)
+        best = cost if best is None else min(best, cost)
+    return best
+
+
+@settings(max_examples=300, deadline=None)
+@given(lengths=st.lists(st.integers(1, 300), min_size=1, max_size=9).map(sorted),
+       overhead=st.integers(0, 100), budget=st.integers(1, 2048))
+def test_plan_chunks_covers_the_batch_in_order_within_budget_at_least_cost(lengths, overhead, budget) -> None:
+    chunks = handler.plan_chunks(lengths, overhead, budget)
+    assert [a for a, _ in chunks] == [0] + [b for _, b in chunks[:-1]] and chunks[-1][1] == len(lengths)
+    assert all(b > a for a, b in chunks)
+    assert all(b - a == 1 or (b - a) * lengths[b - 1] <= budget for a, b in chunks)
+    assert _cost(chunks, lengths, overhead) == _brute_force_best(lengths, overhead, budget)
+
+
+def test_plan_chunks_splits_mixed_lengths_and_keeps_similar_ones_together() -> None:
+    assert handler.plan_chunks([10] * 32) == [(0, 32)]  # no padding to save: one call
+    mixed = [6] * 16 + [60] * 16
+    assert handler.plan_chunks(mixed) == [(0, 16), (16, 32)]  # 16 x 54 padded tokens saved > one call's cost
+    assert handler.plan_chunks([5, 6]) == [(0, 2)]  # one token of padding is cheaper than a second call
+    assert all((b - a) * 256 <= handler.TOKEN_BUDGET for a, b in handler.plan_chunks([256] * 32))
+
+
+def test_a_text_embeds_alike_alone_and_inside_a_batch_of_other_lengths(model) -> None:
+    # int8 activations are quantized per encoder call, so a text's vector depends slightly on its chunk mates
+    texts = ["🙂", "ok", "A short sentence.", "def add(a, b):\n    return a + b",
+             "A much longer sentence that goes on and on about nothing in particular, with numbers 1 2 3 " * 3]
+    batched = np.asarray(invoke(model, {"inputs": texts * 6})["embeddings"])[: len(texts)]
+    alone = np.asarray([invoke(model, {"inputs": t})["embeddings"][0] for t in texts])
+    assert (batched * alone).sum(axis=1).min() > 0.98

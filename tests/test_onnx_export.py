@@ -2,7 +2,9 @@
 
 Checks what the artifact relies on: the exported graph computes what the PyTorch model computes for padded
 batches of any size and length (dynamic axes), both steps are byte-deterministic (reproducible artifacts),
-the graph's opset / IR version load in the vendored onnxruntime, and int8 keeps the chosen layer in float.
+the graph's opset / IR version load in the vendored onnxruntime, the int8 recipe has the shape its docstring
+promises (fused attention, u8s8 MatMuls, float outlier channels, int8 tables without unreachable rows), and
+the vocabulary pruning drops only ids the tokenizer cannot emit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import numpy as np
 import pytest
 
 from inference.hub import default_model_path
-from inference.onnx_export import BLOCK_SIZE, IR_VERSION, OPSET, export_onnx, quantize_int8
+from inference.onnx_export import (
+    IR_VERSION,
+    OPSET,
+    OUTLIER_CHANNELS,
+    export_onnx,
+    quantize_int8,
+    reachable_token_ids,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +34,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]
 @pytest.fixture(scope="module")
 def quantized(exported, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("int8") / "model-int8.onnx"
-    return out, quantize_int8(exported[0], out)
+    return out, quantize_int8(exported[0], out, model_dir=default_model_path())
 
 
 def _batch(texts: list[str]) -> dict[str, np.ndarray]:
@@ -76,24 +85,79 @@ def test_graph_versions_load_in_the_vendored_runtime(exported, quantized) -> Non
         assert default_domain == OPSET <= 21  # onnxruntime 1.20 (vendored) runs opsets up to 21
 
 
-def test_int8_is_deterministic_small_and_quantizes_every_weight_matmul_and_the_embeddings(exported, quantized,
-                                                                                         tmp_path: Path) -> None:
+def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernels(exported, quantized,
+                                                                                tmp_path: Path) -> None:
     import onnx
 
     path, settings = quantized
     again = tmp_path / "again.onnx"
-    quantize_int8(exported[0], again)
+    quantize_int8(exported[0], again, model_dir=default_model_path())
     assert again.read_bytes() == path.read_bytes()
     assert path.stat().st_size < 0.3 * exported[0].stat().st_size
     fp32 = onnx.load(str(exported[0])).graph
     weights = {i.name for i in fp32.initializer}
-    weight_matmuls = [n for n in fp32.node if n.op_type == "MatMul" and n.input[1] in weights]
-    assert len(weight_matmuls) == 36  # 6 layers x (q, k, v, attention out, FFN up, FFN down)
+    assert len([n for n in fp32.node if n.op_type == "MatMul" and n.input[1] in weights]) == 36  # 6 x (q k v o up down)
     graph = onnx.load(str(path)).graph
-    nbits = [n for n in graph.node if n.op_type == "MatMulNBits"]
-    assert len(nbits) == len(weight_matmuls)
-    attrs = {a.name: a.i for a in nbits[0].attribute}
-    assert attrs["bits"] == 8 and attrs["block_size"] == BLOCK_SIZE == settings["matmul"]["block_size"]
-    eight_bit = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)
-    tables = {tuple(i.dims) for i in graph.initializer if i.data_type in eight_bit and len(i.dims) == 2}
-    assert (30522, 384) in tables  # the word-embedding table, dequantized after the Gather
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("MatMulInteger") == 36  # every weight MatMul, int8 (fused to DynamicQuantizeMatMul at load)
+    assert ops.count("MultiHeadAttention") == 6 and ops.count("SkipLayerNormalization") == 12
+    assert "MatMulNBits" not in ops  # the vendored onnxruntime 1.20 has no 8-bit kernel for it
+    floats = [n for n in graph.node if n.op_type == "MatMul" and n.name.endswith("_float")]
+    assert len(floats) == 6 == settings["matmul"]["float_outlier_channels"]["layers"]
+    shapes = {i.name: tuple(i.dims) for i in graph.initializer}
+    assert all(shapes[n.input[1]] == (OUTLIER_CHANNELS, 384) for n in floats)
+    assert settings["matmul"]["smoothed_inputs"] == 12  # 6 x (q/k/v input, FFN-up input)
+    int8 = onnx.TensorProto.INT8
+    int8_tables = {tuple(i.dims) for i in graph.initializer if i.data_type == int8 and len(i.dims) == 2}
+    word = settings["embedding_tables"]["inner.embeddings.word_embeddings.weight"]
+    assert (word["rows"], 384) in int8_tables and word["of"] == 30522
+    assert not [i for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 2
+                and i.dims[0] >= 512]  # no float table or float weight matrix left, but the outlier rows
+
+
+def test_int8_weights_use_the_coarse_grid_that_makes_them_compress(quantized) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    from inference.onnx_export import WEIGHT_LEVELS
+
+    graph = onnx.load(str(quantized[0])).graph
+    inits = {i.name: i for i in graph.initializer}
+    matmul_weights = [numpy_helper.to_array(inits[n.input[1]]) for n in graph.node if n.op_type == "MatMulInteger"]
+    distinct = max(len(np.unique(w[:, j])) for w in matmul_weights for j in range(0, w.shape[1], 97))
+    assert distinct <= 2 * WEIGHT_LEVELS + 1 < 255
+
+
+def test_int8_embeddings_match_the_float_graph_closely_on_unseen_texts(exported, quantized) -> None:
+    import onnxruntime as ort
+
+    texts = ["🙂", "A completely ordinary sentence about the weather.", "SELECT * FROM t WHERE id = 42;",
+             "Ceci n'est pas une pipe, c'est une phrase en français.", "x " * 300]
+    feeds = _batch(texts)
+    mask = feeds["attention_mask"][:, :, None].astype(np.float32)
+    pooled = []
+    for path in (exported[0], quantized[0]):
+        hidden = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+        v = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
+        pooled.append(v / np.linalg.norm(v, axis=1, keepdims=True))
+    cosines = (pooled[0] * pooled[1]).sum(axis=1)
+    assert cosines.min() > 0.98, cosines
+
+
+def test_pruned_vocabulary_keeps_every_id_the_tokenizer_emits() -> None:
+    from tokenizers import Tokenizer
+
+    from inference.bench import bench_texts
+    from inference.corpus import generate_corpus
+
+    tokenizer_file = default_model_path() / "tokenizer.json"
+    keep = set(reachable_token_ids(tokenizer_file))
+    tok = Tokenizer.from_file(str(tokenizer_file))
+    vocab = tok.get_vocab()
+    assert 1000 < len(vocab) - len(keep) < 2000  # [unusedN] (994) + continuations of punctuation / CJK (337)
+    assert {vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "##ing", "国", "!")} <= keep
+    assert not {vocab[t] for t in ("[unused0]", "[unused993]", "##!", "##子")} & keep
+    texts = generate_corpus(1200) + bench_texts() + [piece.removeprefix("##") for piece in vocab] \
+        + ["[unused5] é Ünïcödé ﬁ ½ 国家 ##ing pre-trained", "".join(chr(c) for c in range(0x20, 0x3000, 7))]
+    emitted = {i for e in tok.encode_batch(texts) for i in e.ids}
+    assert emitted <= keep, sorted(emitted - keep)[:10]

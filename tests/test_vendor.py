@@ -119,7 +119,7 @@ def test_unpack_wheel_refuses_paths_escaping_the_target(tmp_path: Path) -> None:
 
 
 def test_download_uses_the_cache_without_pip(tmp_path: Path) -> None:
-    cached = tmp_path / "cp312" / "onnxruntime-1.22.1-cp312-cp312-manylinux_2_28_x86_64.whl"
+    cached = tmp_path / "cp312" / f"onnxruntime-{ONNXRUNTIME.version}-cp312-cp312-manylinux_2_28_x86_64.whl"
     cached.parent.mkdir()
     cached.write_bytes(b"cached")
     assert download_wheel(ONNXRUNTIME, "3.12", cache=tmp_path) == cached
