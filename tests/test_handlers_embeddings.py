@@ -324,3 +324,20 @@ def test_a_text_embeds_alike_alone_and_inside_a_batch_of_other_lengths(model) ->
     batched = np.asarray(invoke(model, {"inputs": texts * 6})["embeddings"])[: len(texts)]
     alone = np.asarray([invoke(model, {"inputs": t})["embeddings"][0] for t in texts])
     assert (batched * alone).sum(axis=1).min() > 0.98
+
+
+# ------------------------------------------------------------------------------------------------ response
+def test_response_json_carries_every_float32_exactly(model) -> None:
+    pred = handler.predict_fn(handler.input_fn(json.dumps({"inputs": ["a", "a longer text, with ünïcode"]}), JSON),
+                              model)
+    out = json.loads(handler.output_fn(pred, JSON))
+    assert np.array_equal(np.asarray(out["embeddings"], dtype=np.float32), pred["embeddings"])
+    assert out["model"] == model.name and out["dimensions"] == 384 and out["truncated"] == [False, False]
+    tiny = np.array([[1e-30, -0.0, 3.4e38, -1.17549435e-38]], dtype=np.float32)
+    back = json.loads(handler.output_fn({"embeddings": tiny}, JSON))["embeddings"]
+    assert np.array_equal(np.asarray(back, dtype=np.float32), tiny)
+
+
+def test_a_non_finite_embedding_is_an_error_not_invalid_json() -> None:
+    with pytest.raises(ValueError, match="non-finite"):
+        handler.output_fn({"embeddings": np.array([[0.5, np.nan]], dtype=np.float32)}, JSON)
