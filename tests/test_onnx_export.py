@@ -99,14 +99,15 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
     assert len([n for n in fp32.node if n.op_type == "MatMul" and n.input[1] in weights]) == 36  # 6 x (q k v o up down)
     graph = onnx.load(str(path)).graph
     ops = [n.op_type for n in graph.node]
-    assert ops.count("MatMulInteger") == 36  # every weight MatMul, int8 (fused to DynamicQuantizeMatMul at load)
-    assert ops.count("MultiHeadAttention") == 6 and ops.count("SkipLayerNormalization") == 12
+    assert ops.count("QAttention") == 6  # q/k/v projections + attention, int8, one kernel per layer
+    assert ops.count("MatMulInteger") == 18  # attention out, FFN up, FFN down (fused to DynamicQuantizeMatMul)
+    assert ops.count("SkipLayerNormalization") == 12
     assert "MatMulNBits" not in ops  # the vendored onnxruntime 1.20 has no 8-bit kernel for it
     floats = [n for n in graph.node if n.op_type == "MatMul" and n.name.endswith("_float")]
     assert len(floats) == 6 == settings["matmul"]["float_outlier_channels"]["layers"]
     shapes = {i.name: tuple(i.dims) for i in graph.initializer}
     assert all(shapes[n.input[1]] == (OUTLIER_CHANNELS, 384) for n in floats)
-    assert settings["matmul"]["smoothed_inputs"] == 12  # 6 x (q/k/v input, FFN-up input)
+    assert settings["matmul"]["smoothed_inputs"] == 12  # 6 x (attention input, FFN-up input)
     int8 = onnx.TensorProto.INT8
     int8_tables = {tuple(i.dims) for i in graph.initializer if i.data_type == int8 and len(i.dims) == 2}
     word = settings["embedding_tables"]["inner.embeddings.word_embeddings.weight"]
@@ -123,7 +124,9 @@ def test_int8_weights_use_the_coarse_grid_that_makes_them_compress(quantized) ->
 
     graph = onnx.load(str(quantized[0])).graph
     inits = {i.name: i for i in graph.initializer}
-    matmul_weights = [numpy_helper.to_array(inits[n.input[1]]) for n in graph.node if n.op_type == "MatMulInteger"]
+    matmul_weights = [numpy_helper.to_array(inits[n.input[1]]) for n in graph.node
+                      if n.op_type in ("MatMulInteger", "QAttention")]
+    assert len(matmul_weights) == 24
     distinct = max(len(np.unique(w[:, j])) for w in matmul_weights for j in range(0, w.shape[1], 97))
     assert distinct <= 2 * WEIGHT_LEVELS + 1 < 255
 
