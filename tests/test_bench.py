@@ -150,9 +150,8 @@ def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
         assert v["cold_load_s"] > 0 and v["peak_rss_mb"] > 0, key
     tar_size = result["variants"]["onnx-int8"]["artifact_bytes"]
     assert result["variants"]["onnx-int8-http"]["artifact_bytes"] == tar_size
-    overhead = result["http_overhead_ms"]["onnx-int8"]
-    assert overhead == pytest.approx(result["variants"]["onnx-int8-http"]["batches"]["1"]["p50_ms"]
-                                     - result["variants"]["onnx-int8"]["batches"]["1"]["p50_ms"])
+    overhead = result["http_overhead_ms"]["onnx-int8"]  # per request: round trip - the server's handler time
+    assert 0 < overhead < result["variants"]["onnx-int8-http"]["batches"]["1"]["p50_ms"]
     assert {t["status"] for t in result["targets"]} <= {"PASS", "MISS", "N/A"}
     md = (out / "BENCHMARK.md").read_text()
     assert md.count("| onnx-int8-http |") == 2
