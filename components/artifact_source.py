@@ -1,30 +1,27 @@
 """Find or build the model.tar.gz an endpoint's config names (no Pulumi import: runs during validation).
 
 Why: `pulumi up` on a fresh clone must work, so an endpoint may name a build recipe instead of a file. A recipe
-is built once with the inference/ package and cached under build/artifacts/, keyed by the recipe, the target
-container and the inference/ sources: an unchanged recipe reuses the same bytes (same sha256, so the S3 object
-and the SageMaker Model stay put), and a changed handler or recipe rebuilds. Builds are byte-reproducible
-(inference/artifact.py), so even a rebuild of unchanged inputs gives the same sha256.
+is built once with the inference/ package and kept in inference.build_cache (build/artifacts/, the cache the
+demo and the bench use too), keyed by the recipe, the target container, the inference/ sources and the build
+environment: an unchanged recipe reuses the same bytes (same sha256, so the S3 object and the SageMaker Model
+stay put), and a changed handler or recipe rebuilds. Builds are byte-reproducible (inference/artifact.py), so
+even a rebuild of unchanged inputs gives the same sha256.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import importlib
 import json
-import shutil
 import tarfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from inference.artifact import ArtifactError, read_manifest, sha256_file
+from inference.build_cache import ARTIFACT_NAME, BUILD_DIR, artifact_key, cached_artifact
 from inference.containers import Container
-from settings import ROOT, ArtifactRequest, ConfigError, ResolvedArtifact
+from settings import ArtifactRequest, ConfigError, ResolvedArtifact
 
-BUILD_DIR = ROOT / "build" / "artifacts"
-ARTIFACT_NAME = "model.tar.gz"
 DEFAULT_PROGRAM = "inference.py"  # the handler every inference/ artifact carries in code/
 
 # kind -> builder(recipe, out_dir, container) -> path of the built tarball
@@ -57,30 +54,10 @@ def _build_sklearn(recipe: Mapping[str, Any], out_dir: Path, container: Containe
 BUILDERS: dict[str, Builder] = {"embeddings": _build_embeddings, "sklearn": _build_sklearn}
 
 
-# inference/ modules no build imports (the CLI and the serve/bench/cost/demo tools): editing them must not
-# rebuild artifacts, since a rebuild re-measures memory and may change the manifest, hence the sha256 and Model.
-NOT_BUILD_INPUTS = frozenset({"__main__.py", "bench.py", "cost.py", "demo.py", "serve.py"})
-
-
-def sources_digest(root: Path = ROOT / "inference") -> str:
-    """sha256 over the inference/ sources a build uses: a changed handler or builder invalidates cached builds."""
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*.py")):
-        if "__pycache__" in p.parts or p.relative_to(root).as_posix() in NOT_BUILD_INPUTS:
-            continue
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
 def cache_path(request: ArtifactRequest, digest: str | None = None, build_dir: Path | None = None) -> Path:
-    """Where a recipe's artifact lives: one directory per (recipe, container, inference sources)."""
+    """Where a recipe's artifact lives: one directory per (recipe, container, inference sources, build env)."""
     assert request.recipe is not None
-    inputs = {
-        "recipe": dict(request.recipe),
-        "container": request.container.as_dict(),
-        "sources": digest or sources_digest(),
-    }
-    key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+    key = artifact_key({"recipe": dict(request.recipe), "container": request.container.as_dict()}, sources=digest)
     return (build_dir or BUILD_DIR) / f"{request.endpoint}-{request.recipe['kind']}-{key}" / ARTIFACT_NAME
 
 
@@ -155,22 +132,11 @@ def resolve_artifact(
         return describe(request.path, request.key)
     assert request.recipe is not None
     target = cache_path(request, build_dir=build_dir or BUILD_DIR)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # `pulumi preview` and a test run may ask for the same build at once
-        if not target.is_file():
-            builder = (builders or BUILDERS)[request.recipe["kind"]]
-            work = target.parent / "work"
-            shutil.rmtree(work, ignore_errors=True)
-            try:
-                built = builder(request.recipe, work, request.container)
-            except Exception as e:  # a failed build (quality gate, version skew, ...) is reported on the config key
-                raise ConfigError(
-                    f"{request.key}: building the {request.recipe['kind']} artifact for {request.container.image} "
-                    f"failed: {e}"
-                ) from e
-            if not Path(built).is_file():
-                raise ConfigError(f"{request.key}: the {request.recipe['kind']} build produced no file at {built}")
-            Path(built).replace(target)
-            shutil.rmtree(work, ignore_errors=True)
+    builder = (builders or BUILDERS)[request.recipe["kind"]]
+    try:
+        cached_artifact(target.parent, lambda work: builder(request.recipe, work, request.container))
+    except Exception as e:  # a failed build (quality gate, version skew, no file, ...) is reported on the config key
+        raise ConfigError(
+            f"{request.key}: building the {request.recipe['kind']} artifact for {request.container.image} failed: {e}"
+        ) from e
     return describe(target, request.key)

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
-import hashlib
-import importlib.metadata
 import json
 import subprocess
 import sys
@@ -20,75 +17,39 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_CACHE = ROOT / "build" / "artifacts"
 DEMO_ENDPOINT = "minilm"
-# Versions that change what a build produces; part of the cache key.
-_BUILD_PACKAGES = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "tokenizers", "numpy")
-
-
-# Modules of inference/ that cannot change what an embeddings build produces (so editing them keeps the cache).
-_NOT_BUILD_INPUTS = ("bench.py", "cost.py", "demo.py", "serve.py", "sizing.py", "__main__.py", "sklearn_build.py",
-                     "handlers/sklearn.py", "examples/")
-
-
-def _tree_digest(root: Path, h: hashlib._Hash, skip: tuple[str, ...] = ()) -> None:
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        if any(rel == s or (s.endswith("/") and rel.startswith(s)) for s in skip):
-            continue
-        if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".") and p.suffix != ".pyc":
-            h.update(p.relative_to(root).as_posix().encode() + b"\0")
-            with open(p, "rb") as f:
-                while block := f.read(1 << 20):
-                    h.update(block)
 
 
 def build_key(model: Path, runtime: str | None) -> str:
-    """Digest of every input of an embeddings build: weights, our build/handler code, runtime, package versions."""
-    h = hashlib.sha256()
-    h.update(json.dumps({"runtime": runtime, "python": sys.version_info[:2]}).encode())
-    for pkg in _BUILD_PACKAGES:
-        try:
-            h.update(f"{pkg}={importlib.metadata.version(pkg)}\n".encode())
-        except importlib.metadata.PackageNotFoundError:
-            h.update(f"{pkg}=absent\n".encode())
-    _tree_digest(Path(model), h)
-    _tree_digest(ROOT / "inference", h, _NOT_BUILD_INPUTS)
-    return h.hexdigest()[:16]
+    """The build cache's key for an embeddings build of `model` (weights included) with `runtime`."""
+    from inference.build_cache import artifact_key
+
+    return artifact_key({"kind": "embeddings", "runtime": runtime}, trees=[Path(model)])
 
 
 def cached_embeddings_artifact(runtime: str | None = None, *, model: Path | None = None,
-                               log: Callable[[str], None] = print, cache: Path = BUILD_CACHE) -> Path:
+                               log: Callable[[str], None] = print, cache: Path | None = None) -> Path:
     """model.tar.gz for (model, runtime), built with inference.embeddings_build once and reused while inputs match.
 
-    runtime=None means the builder's default runtime.
+    runtime=None means the builder's default runtime. The cache is inference.build_cache's (build/artifacts/).
     """
     import inference.embeddings_build as eb  # only when a build may be needed
-
-    # Name the builder's default explicitly, so the demo and the bench share one cached build of it.
-    runtime = runtime or getattr(eb, "DEFAULT_RUNTIME", None)
+    from inference.build_cache import BUILD_DIR, cached_artifact
     from inference.hub import default_model_path
 
+    runtime = runtime or eb.DEFAULT_RUNTIME  # named, so the demo and the bench share one cached default build
     model = Path(model) if model else default_model_path()
-    key = build_key(model, runtime)
-    out_dir = cache / f"{runtime or 'default'}-{key}"
-    tar = out_dir / "model.tar.gz"
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / f".{out_dir.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # the demo and the bench may ask for the same artifact at once
-        if tar.is_file():
-            log(f"reusing {tar.relative_to(ROOT) if tar.is_relative_to(ROOT) else tar} (inputs unchanged)")
-            return tar
-        log(f"building the {runtime or 'default'} artifact from {model} (first run only, about a minute) ...")
+    directory = (cache or BUILD_DIR) / f"{runtime}-{build_key(model, runtime)}"
+
+    def build(work: Path) -> Path:
+        log(f"building the {runtime} artifact from {model} (first run only, about a minute) ...")
         t0 = time.perf_counter()
-        kwargs = {"runtime": runtime} if runtime else {}
-        result = eb.build_embeddings(str(model), out_dir, **kwargs)
-        built = Path(result.path)
-        if built.resolve() != tar.resolve():
-            built.replace(tar)
-        log(f"built {tar.name}: {result.size_bytes / 1e6:.1f} MB, sha256 {result.sha256[:12]}..., "
+        result = eb.build_embeddings(str(model), work, runtime=runtime)
+        log(f"built {Path(result.path).name}: {result.size_bytes / 1e6:.1f} MB, sha256 {result.sha256[:12]}..., "
             f"runtime {result.runtime} in {time.perf_counter() - t0:.0f} s")
-        return tar
+        return Path(result.path)
+
+    return cached_artifact(directory, build, log=log)
 
 
 def usage_text(url: str, name: str) -> str:

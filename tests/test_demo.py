@@ -56,26 +56,3 @@ def test_usage_text_names_the_url_and_endpoint() -> None:
     assert "curl -s http://127.0.0.1:9999/invocations" in text
     assert "/endpoints/minilm/invocations" in text
     assert 'endpoint_url="http://127.0.0.1:9999"' in text
-
-
-def test_tree_digest_ignores_modules_that_are_not_build_inputs(tmp_path: Path) -> None:
-    import hashlib
-
-    from inference.demo import _NOT_BUILD_INPUTS, _tree_digest
-
-    (tmp_path / "examples").mkdir()
-    files = {"embeddings_build.py": "a", "bench.py": "b", "examples/x.py": "c"}
-    for rel, text in files.items():
-        (tmp_path / rel).write_text(text)
-
-    def digest() -> str:
-        h = hashlib.sha256()
-        _tree_digest(tmp_path, h, _NOT_BUILD_INPUTS)
-        return h.hexdigest()
-
-    before = digest()
-    (tmp_path / "bench.py").write_text("edited")
-    (tmp_path / "examples" / "x.py").write_text("edited")
-    assert digest() == before
-    (tmp_path / "embeddings_build.py").write_text("edited")
-    assert digest() != before
