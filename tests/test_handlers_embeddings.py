@@ -341,3 +341,28 @@ def test_response_json_carries_every_float32_exactly(model) -> None:
 def test_a_non_finite_embedding_is_an_error_not_invalid_json() -> None:
     with pytest.raises(ValueError, match="non-finite"):
         handler.output_fn({"embeddings": np.array([[0.5, np.nan]], dtype=np.float32)}, JSON)
+
+
+# ------------------------------------------------------------------------------------------------- threads
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu.max": "150000 100000\n"}, 1.5),
+    ({"cpu.max": "200000 100000\n"}, 2.0),
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
+    ({}, None),
+    ({"cpu.max": "garbage\n"}, None),
+], ids=["v2-unlimited", "v2-1.5", "v2-2", "v1-unlimited", "v1-0.5", "none", "unreadable"])
+def test_cgroup_cpu_quota_reads_v2_then_v1(tmp_path: Path, files: dict, expected) -> None:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert handler.cgroup_cpu_quota(str(tmp_path)) == expected
+
+
+@pytest.mark.parametrize(("quota", "threads"), [(None, 2), (0.5, 1), (1.5, 1), (2.0, 2), (8.0, 2)])
+def test_onnxruntime_threads_follow_affinity_capped_by_the_quota(monkeypatch: pytest.MonkeyPatch, quota,
+                                                                 threads) -> None:
+    monkeypatch.setattr(handler.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(handler, "cgroup_cpu_quota", lambda root="/sys/fs/cgroup": quota)
+    assert handler._cpu_count() == threads

@@ -19,7 +19,8 @@ Choices:
   (plan_chunks), with at most TOKEN_BUDGET padded tokens per call: little padding, few calls, and peak
   memory bounded whatever the batch.
 - onnxruntime session tuned for 1-2 vCPU serverless hosts: intra-op threads = the CPUs this process may
-  use (affinity-aware), one inter-op thread, sequential execution, all graph optimisations at load.
+  use (affinity, capped by a cgroup CPU quota), one inter-op thread, sequential execution, all graph
+  optimisations at load.
 - Empty or whitespace-only strings are refused (400): their "embedding" is just the special tokens and is
   almost always a client bug.
 - A batch larger than max_batch and a body larger than max_payload_bytes get 413; the size check runs before
@@ -63,11 +64,38 @@ _limits = {"max_batch": DEFAULT_MAX_BATCH, "max_payload_bytes": DEFAULT_MAX_PAYL
 
 
 def _cpu_count() -> int:
-    """vCPUs this process may use (affinity-aware), so 1-2 vCPU serverless hosts are not oversubscribed."""
+    """vCPUs this process may use: its CPU affinity, capped by a cgroup CPU quota.
+
+    A container limited by a quota still sees (and may be affine to) every host CPU; onnxruntime threads beyond
+    the quota spin against each other and get throttled -- with two spinning threads on one effective core a
+    batch-1 call takes ~2x longer than with one thread (measured with a CPU hog beside the handler).
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        n = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        n = min(n, int(quota))  # floor: a 1.5-CPU quota runs one thread rather than two that get throttled
+    return max(1, n)
+
+
+def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
+    """CPUs granted by the cgroup (v2 cpu.max, else v1 cpu.cfs_quota_us / cpu.cfs_period_us); None if unlimited."""
+    try:
+        with open(os.path.join(root, "cpu.max")) as f:
+            quota, period = (f.read().split() + ["100000"])[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        pass
+    try:
+        with open(os.path.join(root, "cpu", "cpu.cfs_quota_us")) as f:
+            quota_us = int(f.read().strip())
+        with open(os.path.join(root, "cpu", "cpu.cfs_period_us")) as f:
+            period_us = int(f.read().strip())
+        return None if quota_us <= 0 else quota_us / period_us
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 class EmbeddingModel:
