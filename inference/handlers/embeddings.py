@@ -154,7 +154,9 @@ class EmbeddingModel:
         coordinate, on the texts computed alongside it; fp32 does not.)
         """
         np = self._np
-        encodings = self.tokenizer.encode_batch(texts)
+        # one text: encode() stays on this thread (encode_batch wakes the tokenizer's thread pool, whose spinning
+        # workers then compete with onnxruntime's for the same 1-2 vCPUs)
+        encodings = [self.tokenizer.encode(texts[0])] if len(texts) == 1 else self.tokenizer.encode_batch(texts)
         truncated = [bool(e.overflowing) for e in encodings]
         # (length, text): the same texts form the same chunks, in the same row order, whatever the input order
         order = sorted(range(len(texts)), key=lambda i: (len(encodings[i].ids), texts[i]))
