@@ -7,7 +7,7 @@ code/ first on sys.path.
 
 Pins (the one place they live):
 - onnxruntime 1.20.1: the onnx-int8 graph needs only long-standing kernels (DynamicQuantizeMatMul /
-  QAttention, SkipLayerNormalization, BiasGelu; inference/onnx_export.py), and among the releases built
+  QAttention, SkipLayerNormalization, FastGelu; inference/onnx_export.py), and among the releases built
   for NumPy 2 (the image's; 1.19 on) the 1.19/1.20 bindings are the smallest: 6.35 / 6.42 MB gzipped,
   against 7.9 MB for 1.22.1 and more for later lines (artifact target: 25 MB). 1.17/1.18 are smaller still
   but built against NumPy 1.x, so they fail to import next to NumPy 2. Runs opset <= 21 / IR <= 10 (we

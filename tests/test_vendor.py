@@ -9,6 +9,7 @@ embeddings the build environment computes.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -86,6 +87,23 @@ def test_vendored_onnxruntime_and_tokenizers_run_the_handler_in_the_images_pytho
     there = np.asarray(got["out"]["embeddings"])
     assert there.shape == (2, 384)
     assert (here * there).sum(axis=1).min() > 0.999
+    # the symbol tables the build stripped are gone, and what the manifest says was stripped is what was
+    stripped = {f for rec in manifest["vendored"] for f in rec.get("stripped", [])}
+    if shutil.which("strip"):
+        assert stripped == {"tokenizers/tokenizers.abi3.so"}
+    for rel in stripped:
+        assert b".symtab" not in (model_dir / "code" / rel).read_bytes()
+
+
+def test_strip_symbols_leaves_non_elf_and_already_stripped_files_alone(tmp_path: Path) -> None:
+    from inference.vendor import strip_symbols
+
+    text = tmp_path / "x.so"
+    text.write_bytes(b"not an ELF file .symtab")
+    assert strip_symbols(text) is False and text.read_bytes() == b"not an ELF file .symtab"
+    bare = tmp_path / "bare.so"
+    bare.write_bytes(b"\x7fELF" + b"\0" * 60)  # ELF magic, no symbol table
+    assert strip_symbols(bare) is False and bare.read_bytes() == b"\x7fELF" + b"\0" * 60
 
 
 def _wheel(path: Path, files: dict[str, tuple[bytes, int]]) -> Path:
