@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.measure import _PEAK_RSS
+from inference.serve import HANDLER_TIME_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIMES = ("torch", "onnx", "onnx-int8")
@@ -272,8 +273,6 @@ class HttpRunner:
 
     def _call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes, float | None]:
         """(status, body, the handler's seconds from the server's header if it sent one)."""
-        from inference.serve import HANDLER_TIME_HEADER
-
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:

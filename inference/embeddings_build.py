@@ -276,7 +276,10 @@ def build_embeddings(
             model_meta["onnx_inputs"] = export_onnx(src, fp32)
             if runtime == "onnx-int8":
                 log("int8: fusing, calibrating (SmoothQuant + float outlier channels), quantizing ...")
-                model_meta["quantization"] = quantize_int8(fp32, stage / MODEL_FILES[runtime], model_dir=src)
+                try:
+                    model_meta["quantization"] = quantize_int8(fp32, stage / MODEL_FILES[runtime], model_dir=src)
+                except ValueError as e:  # a model the int8 recipe does not fit: say so, and what to use instead
+                    raise BuildError(str(e)) from e
             else:
                 shutil.copyfile(fp32, stage / MODEL_FILES[runtime])
         _stage_code(stage)

@@ -109,11 +109,19 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
     import onnx
 
     config = json.loads((Path(model_dir) / "config.json").read_text())
+    missing = [k for k in ("num_attention_heads", "hidden_size") if not isinstance(config.get(k), int)]
+    if missing:
+        raise ValueError(f"onnx-int8 needs a BERT-style encoder config; {Path(model_dir) / 'config.json'} "
+                         f"(model_type {config.get('model_type')!r}) has no integer {', '.join(missing)}: "
+                         "build this model with --runtime onnx or torch")
     tokenizer_file = Path(model_dir) / "tokenizer.json"
-    model = _fuse(src, num_heads=int(config["num_attention_heads"]), hidden_size=int(config["hidden_size"]))
-    texts = _calibration_texts()
-    smoothed = _smooth(model, tokenizer_file, texts)
-    split = _split_outliers(model, tokenizer_file, texts)
+    model = _fuse(src, num_heads=config["num_attention_heads"], hidden_size=config["hidden_size"])
+    smooth_targets, split_targets = _layernorm_fed(model), _gelu_fed(model)
+    # One calibration pass for both steps: smoothing is exact in float, so it leaves the GELU outputs alone.
+    amax = _input_absmax(model, sorted({n.input[0] for n in smooth_targets + split_targets}), tokenizer_file,
+                         _calibration_texts())
+    smoothed = _smooth(model, smooth_targets, amax)
+    split = _split_outliers(model, split_targets, amax)
     tables = _int8_tables(model, tokenizer_file)
     _coarsen_weights(model)
     with tempfile.TemporaryDirectory(prefix="sls-int8-") as tmp:
@@ -165,6 +173,21 @@ def _weight_matmuls(model) -> list:
 
 def _producers(model) -> dict:
     return {out: n for n in model.graph.node for out in n.output}
+
+
+def _layernorm_fed(model) -> list:
+    """Weight MatMuls / Attention whose input a LayerNorm produces (SmoothQuant's targets)."""
+    producers = _producers(model)
+    norms = ("LayerNormalization", "SkipLayerNormalization")
+    return [n for n in _weight_matmuls(model) if n.input[0] in producers and producers[n.input[0]].op_type in norms]
+
+
+def _gelu_fed(model) -> list:
+    """Weight MatMuls whose input a GELU produces: the FFN down-projections (the outlier split's targets)."""
+    producers = _producers(model)
+    gelus = ("BiasGelu", "Gelu", "FastGelu")
+    return [n for n in _weight_matmuls(model)
+            if n.op_type == "MatMul" and n.input[0] in producers and producers[n.input[0]].op_type in gelus]
 
 
 def _input_absmax(model, tensors: list[str], tokenizer_file: Path, texts: list[str]) -> dict:
@@ -220,7 +243,7 @@ def _set_init(model, name: str, array) -> None:
     model.graph.initializer.append(numpy_helper.from_array(array, name))
 
 
-def _smooth(model, tokenizer_file: Path, texts: list[str]) -> int:
+def _smooth(model, fed: list, amax: dict) -> int:
     """SmoothQuant (Xiao et al. 2022) for MatMuls fed by a LayerNorm: x/s and diag(s) W, exact in float.
 
     BERT's LayerNorm outputs carry a few outlier channels; per-tensor uint8 activations would spend their
@@ -231,11 +254,7 @@ def _smooth(model, tokenizer_file: Path, texts: list[str]) -> int:
     import numpy as np
     from onnx import helper, numpy_helper
 
-    producers = _producers(model)
-    norms = ("LayerNormalization", "SkipLayerNormalization")
-    fed = [n for n in _weight_matmuls(model) if n.input[0] in producers and producers[n.input[0]].op_type in norms]
     tensors = sorted({n.input[0] for n in fed})
-    amax = _input_absmax(model, tensors, tokenizer_file, texts)
     inits = {i.name: i for i in model.graph.initializer}
     muls = []
     for i, x in enumerate(tensors):
@@ -253,7 +272,7 @@ def _smooth(model, tokenizer_file: Path, texts: list[str]) -> int:
     return len(tensors)
 
 
-def _split_outliers(model, tokenizer_file: Path, texts: list[str]) -> int:
+def _split_outliers(model, targets: list, amax: dict) -> int:
     """FFN down-projections: the OUTLIER_CHANNELS largest input channels (after GELU) stay in float.
 
     y = (x * m) W_in + x[:, idx] W[idx]: the first MatMul gets int8 (m zeroes the outlier channels, so the
@@ -264,11 +283,6 @@ def _split_outliers(model, tokenizer_file: Path, texts: list[str]) -> int:
     import numpy as np
     from onnx import helper, numpy_helper
 
-    producers = _producers(model)
-    gelus = ("BiasGelu", "Gelu", "FastGelu")
-    targets = [n for n in _weight_matmuls(model)
-               if n.op_type == "MatMul" and n.input[0] in producers and producers[n.input[0]].op_type in gelus]
-    amax = _input_absmax(model, [n.input[0] for n in targets], tokenizer_file, texts)
     inits = {i.name: i for i in model.graph.initializer}
     nodes = list(model.graph.node)
     for i, n in enumerate(targets):
@@ -356,7 +370,6 @@ def _int8_tables(model, tokenizer_file: Path) -> dict:
             continue
         w = numpy_helper.to_array(table)
         ids, base, out = n.input[1], f"sls_table_{len(report)}", n.output[0]
-        rows = None
         if ids == "input_ids" and ids in graph_inputs:
             rows = np.array(reachable_token_ids(tokenizer_file), dtype=np.int64)
             remap = np.zeros(w.shape[0], dtype=np.int64)  # unreachable ids cannot occur; row 0 is a safe target

@@ -164,3 +164,9 @@ def test_pruned_vocabulary_keeps_every_id_the_tokenizer_emits() -> None:
         + ["[unused5] é Ünïcödé ﬁ ½ 国家 ##ing pre-trained", "".join(chr(c) for c in range(0x20, 0x3000, 7))]
     emitted = {i for e in tok.encode_batch(texts) for i in e.ids}
     assert emitted <= keep, sorted(emitted - keep)[:10]
+
+
+def test_int8_refuses_a_config_it_cannot_fuse_and_says_what_to_use(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"model_type": "distilbert", "n_heads": 12, "dim": 768}')
+    with pytest.raises(ValueError, match=r"distilbert.*num_attention_heads, hidden_size.*--runtime onnx"):
+        quantize_int8(tmp_path / "unused.onnx", tmp_path / "out.onnx", model_dir=tmp_path)

@@ -347,8 +347,6 @@ def _json_matrix(vectors) -> str:
     vectors = np.asarray(vectors, dtype=np.float32)
     if not np.isfinite(vectors).all():
         raise ValueError("the model produced a non-finite embedding; refusing to send invalid JSON")
-    if vectors.ndim != 2 or vectors.shape[1] == 0:
-        return json.dumps(vectors.tolist())
     row = "[" + ",".join(["%.9g"] * vectors.shape[1]) + "]"
     return "[" + ",".join(row % tuple(r) for r in vectors.tolist()) + "]"
 
