@@ -318,12 +318,15 @@ class HttpRunner:
 
 
 def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slice_s: float, min_calls: int,
-               warmup: int = 2, failures: dict[str, str] | None = None) -> dict[str, dict[str, list[float]]]:
+               warmup: int = 2, failures: dict[str, str] | None = None,
+               per_round: dict[str, dict[str, list[float]]] | None = None) -> dict[str, dict[str, list[float]]]:
     """Latencies per runner and batch, measured in interleaved rounds (A B C A B C ...).
 
     Why: on a shared machine the load changes over minutes; interleaving gives every variant the same share of
     good and bad moments, so the ratios between variants stay meaningful. Each slice runs about slice_s
-    seconds of calls (at least enough for min_calls over all rounds), after `warmup` untimed calls.
+    seconds of calls (at least enough for min_calls over all rounds), after `warmup` untimed calls. Short
+    slices in many rounds spread a burst of load over every variant rather than onto one variant's slice.
+    per_round, if given, receives each slice's mean latency (name -> batch -> one value per round).
     """
     out: dict[str, dict[str, list[float]]] = {name: {} for name in runners}
     failed = failures if failures is not None else {}
@@ -352,6 +355,8 @@ def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slic
                 lat = attempt(name, key, n)
                 if lat is not None:
                     out[name][key] += lat
+                    if per_round is not None:
+                        per_round.setdefault(name, {}).setdefault(key, []).append(statistics.fmean(lat))
     return out
 
 
@@ -402,6 +407,27 @@ def evaluate_targets(variants: dict[str, Any], http_overhead: dict[str, float]) 
     return out
 
 
+def round_ratios(per_round: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each variant's speed vs the reference round by round (reference slice mean / variant slice mean).
+
+    Their spread shows how much the machine's load moved during the run: on a quiet machine every round gives
+    about the same ratio; a burst of load on the second core slows a 2-thread runtime more than the mostly
+    single-threaded reference, and those rounds stand out.
+    """
+    ref = per_round.get("reference", {})
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, batches in per_round.items():
+        if name == "reference":
+            continue
+        for b, means in batches.items():
+            pairs = list(zip(ref.get(b, []), means, strict=False))  # a variant that failed has fewer
+            if pairs:
+                r = [a / x for a, x in pairs]
+                out.setdefault(name, {})[b] = {"median": statistics.median(r), "min": min(r), "max": max(r),
+                                               "rounds": len(r)}
+    return out
+
+
 def _fmt(v: float | None, nd: int = 2) -> str:
     return "–" if v is None else f"{v:,.{nd}f}"
 
@@ -446,6 +472,12 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += ["## Targets (issue 3)", "", "| target | value | status |", "|---|---:|---|"]
     for t in result["targets"]:
         lines.append(f"| {t['description']} {t['target']} | {_fmt(t['value'])} {t['unit']} | {t['status']} |")
+    spread = result.get("round_ratios", {}).get("onnx-int8", {})
+    if spread:
+        lines += ["", "Round by round (reference slice mean ÷ onnx-int8 slice mean; the spread is the machine's "
+                  "load moving during the run): "
+                  + "; ".join(f"batch {b}: median {r['median']:.2f}×, {r['min']:.2f}–{r['max']:.2f}× over "
+                              f"{r['rounds']} rounds" for b, r in spread.items()) + "."]
     for key, why in result.get("failures", {}).items():
         lines.append(f"- **{key} could not be measured in this run**: {why}")
     lines += ["", "Variants: " + "; ".join(f"**{k}** = {v['label']}" for k, v in result["variants"].items()) + ".",
@@ -515,7 +547,8 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
     machine = machine_info()  # load average at the start
     model = Path(model) if model else default_model_path()
     texts = bench_texts(64 if quick else 512)
-    timing = {"rounds": 1, "slice_s": 0.1, "min_calls": 3} if quick else {"rounds": 5, "slice_s": 0.6, "min_calls": 10}
+    timing = {"rounds": 1, "slice_s": 0.1, "min_calls": 3} if quick else \
+        {"rounds": 20, "slice_s": 0.15, "min_calls": 20}
     max_batch = max(batch_sizes)
     cold_texts = texts[:max_batch]
     n_payloads = 4 if quick else 16
@@ -567,7 +600,8 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
                                      "startup_s": runners[key].startup_s}
             log(f"timing {len(runners)} variants at batch sizes {batch_sizes}, interleaved in {timing['rounds']} "
                 "rounds ...")
-            latencies = interleave(runners, batch_sizes, **timing, failures=failures)
+            per_round: dict[str, dict[str, list[float]]] = {}
+            latencies = interleave(runners, batch_sizes, **timing, failures=failures, per_round=per_round)
         finally:
             for r in runners.values():
                 r.close()
@@ -589,6 +623,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
                    "timing": timing, "model": str(model)},
         "variants": variants,
         "http_overhead_ms": http_overhead,
+        "round_ratios": round_ratios(per_round),
         "failures": failures,
     }
     result["targets"] = evaluate_targets(variants, http_overhead)

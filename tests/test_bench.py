@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from inference.bench import batch_of, bench_texts, evaluate_targets, interleave, render_markdown, summarize
+from inference.bench import (
+    batch_of,
+    bench_texts,
+    evaluate_targets,
+    interleave,
+    render_markdown,
+    round_ratios,
+    summarize,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +56,27 @@ def test_interleave_alternates_variants_in_rounds_after_warm_up() -> None:
     assert len(out["a"]["1"]) == 60 and len(out["b"]["1"]) == 6  # warm-up calls are not kept
     assert set(out["a"]) == {"1", "8"}
     assert log.index(("a", "8", 2)) > log.index(("b", "1", 2), 2)  # batch sizes one after the other
+
+
+class SteppedRunner(FakeRunner):
+    """A runner whose calls take longer from one slice to the next (a machine getting busier)."""
+
+    def run(self, key: str, n: int) -> list[float]:
+        self.log.append((self.name, key, n))
+        return [self.per_call * len(self.log)] * n
+
+
+def test_interleave_reports_each_slice_and_round_ratios_pair_the_same_round() -> None:
+    runners = {"reference": FakeRunner("reference", 0.012, []), "onnx-int8": SteppedRunner("onnx-int8", 0.001, [])}
+    per_round: dict[str, dict[str, list[float]]] = {}
+    interleave(runners, [1], rounds=4, slice_s=0.05, min_calls=4, warmup=1, per_round=per_round)
+    assert per_round["reference"]["1"] == pytest.approx([0.012] * 4)
+    assert per_round["onnx-int8"]["1"] == pytest.approx([0.002, 0.003, 0.004, 0.005])  # log[0] was the warm-up
+    spread = round_ratios(per_round)["onnx-int8"]["1"]
+    assert spread["rounds"] == 4
+    assert spread["max"] == pytest.approx(6.0) and spread["min"] == pytest.approx(2.4)
+    assert spread["median"] == pytest.approx((4.0 + 3.0) / 2)
+    assert "reference" not in round_ratios(per_round)
 
 
 class DyingRunner(FakeRunner):
@@ -125,6 +154,9 @@ def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
     assert "6.00×" in md  # 600 / 100 texts/s at batch 1
     assert "Test CPU 9000" in md and "torch 2.13.0" in md
     assert "onnx-int8 0.40 ms" in md
+    assert "Round by round" not in md  # no per-round figures, no line about them
+    result["round_ratios"] = {"onnx-int8": {"1": {"median": 5.5, "min": 3.9, "max": 6.6, "rounds": 20}}}
+    assert "batch 1: median 5.50×, 3.90–6.60× over 20 rounds" in render_markdown(result)
 
 
 def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
@@ -153,6 +185,8 @@ def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
     overhead = result["http_overhead_ms"]["onnx-int8"]  # per request: round trip - the server's handler time
     assert 0 < overhead < result["variants"]["onnx-int8-http"]["batches"]["1"]["p50_ms"]
     assert {t["status"] for t in result["targets"]} <= {"PASS", "MISS", "N/A"}
+    assert set(result["round_ratios"]) == {"hf-pipeline", "onnx-int8", "onnx-int8-http"}
+    assert result["round_ratios"]["onnx-int8"]["1"]["rounds"] == result["config"]["timing"]["rounds"]
     md = (out / "BENCHMARK.md").read_text()
     assert md.count("| onnx-int8-http |") == 2
     assert result["machine"]["cpu"] in md
