@@ -156,6 +156,7 @@ def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
     assert "onnx-int8 0.40 ms" in md
     assert "Round by round" not in md  # no per-round figures, no line about them
     result["round_ratios"] = {"onnx-int8": {"1": {"median": 5.5, "min": 3.9, "max": 6.6, "rounds": 20}}}
+    assert "onnx-int8 (reference slice mean ÷ its slice mean" in render_markdown(result)
     assert "batch 1: median 5.50×, 3.90–6.60× over 20 rounds" in render_markdown(result)
 
 
@@ -169,7 +170,7 @@ def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads((out / "bench.json").read_text())
-    assert set(result["variants"]) == {"reference", "hf-pipeline", "onnx-int8", "onnx-int8-http"}
+    assert set(result["variants"]) == {"reference", "hf-pipeline", "onnx-int8", "onnx-int8-1thread", "onnx-int8-http"}
     for key, v in result["variants"].items():
         assert set(v["batches"]) == {"1", "2"}, key
         for b, s in v["batches"].items():
@@ -177,6 +178,8 @@ def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
             assert 0 < s["p50_ms"] <= s["p95_ms"], (key, b)
             assert s["texts_per_s"] == pytest.approx(int(b) * 1000 / s["mean_ms"]), (key, b)
         assert v["artifact_bytes"] > 0
+    variants = result["variants"]
+    assert variants["onnx-int8-1thread"]["artifact_bytes"] == variants["onnx-int8"]["artifact_bytes"]
     for key in ("reference", "hf-pipeline", "onnx-int8"):
         v = result["variants"][key]
         assert v["cold_load_s"] > 0 and v["peak_rss_mb"] > 0, key
@@ -185,7 +188,7 @@ def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
     overhead = result["http_overhead_ms"]["onnx-int8"]  # per request: round trip - the server's handler time
     assert 0 < overhead < result["variants"]["onnx-int8-http"]["batches"]["1"]["p50_ms"]
     assert {t["status"] for t in result["targets"]} <= {"PASS", "MISS", "N/A"}
-    assert set(result["round_ratios"]) == {"hf-pipeline", "onnx-int8", "onnx-int8-http"}
+    assert set(result["round_ratios"]) == {"hf-pipeline", "onnx-int8", "onnx-int8-1thread", "onnx-int8-http"}
     assert result["round_ratios"]["onnx-int8"]["1"]["rounds"] == result["config"]["timing"]["rounds"]
     md = (out / "BENCHMARK.md").read_text()
     assert md.count("| onnx-int8-http |") == 2

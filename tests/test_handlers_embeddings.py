@@ -366,3 +366,31 @@ def test_onnxruntime_threads_follow_affinity_capped_by_the_quota(monkeypatch: py
     monkeypatch.setattr(handler.os, "sched_getaffinity", lambda pid: {0, 1})
     monkeypatch.setattr(handler, "cgroup_cpu_quota", lambda root="/sys/fs/cgroup": quota)
     assert handler._cpu_count() == threads
+
+
+@pytest.mark.parametrize(("env", "threads"), [(None, 2), ("1", 1), ("2", 2), ("8", 2), (" 1 ", 1), ("1,1", 1)])
+def test_omp_num_threads_caps_the_encoder_threads(monkeypatch: pytest.MonkeyPatch, env, threads) -> None:
+    monkeypatch.setattr(handler, "_cpu_count", lambda: 2)
+    if env is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+    assert handler._thread_count() == threads
+
+
+@pytest.mark.parametrize("env", ["0", "-1", "two", "1.5"])
+def test_a_bad_omp_num_threads_fails_the_load_naming_the_variable(monkeypatch: pytest.MonkeyPatch, env) -> None:
+    monkeypatch.setattr(handler, "_cpu_count", lambda: 2)
+    monkeypatch.setenv("OMP_NUM_THREADS", env)
+    with pytest.raises(ValueError, match=r"OMP_NUM_THREADS=.* is not a positive integer.*unset it"):
+        handler._thread_count()
+
+
+def test_the_loaded_session_runs_on_the_capped_thread_count(model_dir: Path, model,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    one = handler.model_fn(str(model_dir))
+    assert one.session.get_session_options().intra_op_num_threads == 1
+    assert model.session.get_session_options().intra_op_num_threads == handler._cpu_count()
+    texts = ["one thread or two", "the same vector"]
+    np.testing.assert_allclose(one.embed(texts)[0], model.embed(texts)[0], atol=1e-5)

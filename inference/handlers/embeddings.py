@@ -19,8 +19,9 @@ Choices:
   (plan_chunks), with at most TOKEN_BUDGET padded tokens per call: little padding, few calls, and peak
   memory bounded whatever the batch.
 - onnxruntime session tuned for 1-2 vCPU serverless hosts: intra-op threads = the CPUs this process may
-  use (affinity, capped by a cgroup CPU quota), one inter-op thread, sequential execution, all graph
-  optimisations at load.
+  use (affinity, capped by a cgroup CPU quota and by OMP_NUM_THREADS when the endpoint's environment sets
+  it, the thread knob SageMaker's framework containers document), one inter-op thread, sequential
+  execution, all graph optimisations at load. The torch runtime gets the same thread count.
 - Empty or whitespace-only strings are refused (400): their "embedding" is just the special tokens and is
   almost always a client bug.
 - A batch larger than max_batch and a body larger than max_payload_bytes get 413; the size check runs before
@@ -80,6 +81,24 @@ def _cpu_count() -> int:
     return max(1, n)
 
 
+def _thread_count() -> int:
+    """Encoder threads: _cpu_count(), lowered by OMP_NUM_THREADS if set (first entry of a nested list).
+
+    onnxruntime's default build ignores OpenMP variables, and torch.set_num_threads would override them; a
+    user who sets OMP_NUM_THREADS=1 on the endpoint means one thread, so it caps both. A value that is not a
+    positive integer is a configuration error, reported at load rather than silently ignored.
+    """
+    n = _cpu_count()
+    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if not raw:
+        return n
+    first = raw.split(",")[0].strip()
+    if not first.isdigit() or int(first) < 1:
+        raise ValueError(f"OMP_NUM_THREADS={raw!r} is not a positive integer (e.g. 1 or 2); unset it to use "
+                         f"every CPU this process may use ({n})")
+    return min(n, int(first))
+
+
 def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
     """CPUs granted by the cgroup (v2 cpu.max, else v1 cpu.cfs_quota_us / cpu.cfs_period_us); None if unlimited."""
     try:
@@ -122,7 +141,7 @@ class EmbeddingModel:
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
         self.tokenizer.no_padding()  # embed() pads each length-sorted chunk to its own longest text
         self.pad_id, self.pad_token = int(tok["pad_id"]), tok["pad_token"]
-        threads = _cpu_count()
+        threads = _thread_count()
         if self.runtime == "torch":
             import torch
             from transformers import AutoModel
