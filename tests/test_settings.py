@@ -117,7 +117,7 @@ def test_prod_like_config_with_every_option(raw):
         alarms={"errors_5xx": 1, "latency_p90_ms": 250, "cold_start_ms": 9000},
         lambda_role=True,
         endpoint_name="Embeddings-Prod",
-        environment={"LOG_LEVEL": "debug"},
+        environment={"LOG_LEVEL": "debug", "OMP_NUM_THREADS": "1"},
     )
     s = check(raw)
     e = s.endpoints[0]
@@ -126,7 +126,7 @@ def test_prod_like_config_with_every_option(raw):
     assert e.scaling == settings.ScalingSettings(min_capacity=1, max_capacity=10, target_value=0.5)
     assert (e.alarms.errors_5xx, e.alarms.latency_p90_ms, e.alarms.cold_start_ms) == (1, 250.0, 9000.0)
     assert e.alarms.errors_4xx is None and e.lambda_role and e.endpoint_name == "Embeddings-Prod"
-    assert e.environment == {"LOG_LEVEL": "debug"}
+    assert e.environment == {"LOG_LEVEL": "debug", "OMP_NUM_THREADS": "1"}
 
 
 def test_instance_mode(raw):
@@ -373,6 +373,11 @@ BAD: list[tuple[str, Callable[[dict, dict], None], list[str]]] = [
         "environment not strings",
         _set("endpoints.0.environment", {"WORKERS": 2}),
         [f"{P}[0].environment", "'WORKERS': 2", "string values"],
+    ),
+    (
+        "OMP_NUM_THREADS not a positive integer",
+        _set("endpoints.0.environment", {"OMP_NUM_THREADS": "0"}),
+        [f"{P}[0].environment.OMP_NUM_THREADS", "'0'", "positive integer"],
     ),
     ("kms not a bool", _set("kms", "yes"), ["sls-endpoints:kms", "'yes'", "true or false"]),
     (
