@@ -319,7 +319,7 @@ class HttpRunner:
 
 
 def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slice_s: float, min_calls: int,
-               warmup: int = 2, failures: dict[str, str] | None = None,
+               warmup: int = 2, failures: dict[str, str] | None = None, settle_s: float = 0.0,
                per_round: dict[str, dict[str, list[float]]] | None = None) -> dict[str, dict[str, list[float]]]:
     """Latencies per runner and batch, measured in interleaved rounds (A B C A B C ...).
 
@@ -328,6 +328,9 @@ def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slic
     seconds of calls (at least enough for min_calls over all rounds), after `warmup` untimed calls. Short
     slices in many rounds spread a burst of load over every variant rather than onto one variant's slice.
     per_round, if given, receives each slice's mean latency (name -> batch -> one value per round).
+    settle_s: idle time before each slice. onnxruntime's worker threads keep spinning for ~30-50 ms after a
+    variant's last call (torch's for ~10 ms); without a pause the next variant's first calls share the cores
+    with them.
     """
     out: dict[str, dict[str, list[float]]] = {name: {} for name in runners}
     failed = failures if failures is not None else {}
@@ -353,6 +356,8 @@ def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slic
         for _ in range(rounds):
             for name in list(out):
                 n = max(per_slice_min, min(5000, round(slice_s / per_call[name])))
+                if settle_s:
+                    time.sleep(settle_s)
                 lat = attempt(name, key, n)
                 if lat is not None:
                     out[name][key] += lat
@@ -449,7 +454,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"Model: all-MiniLM-L6-v2 (shipped weights). Inputs: {result['config'].get('texts', '?')} generated texts "
         "(`bench_texts`: sentences of 4–40 words, every ninth one non-English, code, a number or emoji). "
         f"Each variant runs in its own process; they are timed in {result['config']['timing'].get('rounds', 1)} "
-        "interleaved rounds (A B C … A B C) so that load changes on the machine hit them alike. "
+        "interleaved rounds (A B C … A B C) so that load changes on the machine hit them alike"
+        + (f", each slice after {result['config']['timing']['settle_s']:g} s idle (the previous variant's "
+           "spinning threads wind down)" if result["config"]["timing"].get("settle_s") else "") + ". "
         "Texts/s = texts per second of wall time at that batch size; "
         "latency per call; cold load = imports + model load in a fresh process; peak RSS of that process after a "
         f"batch-{max(result['config']['batch_sizes'])} request; artifact = model.tar.gz (or the model folder for "
@@ -553,7 +560,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
     model = Path(model) if model else default_model_path()
     texts = bench_texts(64 if quick else 512)
     timing = {"rounds": 1, "slice_s": 0.1, "min_calls": 3} if quick else \
-        {"rounds": 20, "slice_s": 0.15, "min_calls": 20}
+        {"rounds": 20, "slice_s": 0.15, "min_calls": 20, "settle_s": 0.1}
     max_batch = max(batch_sizes)
     cold_texts = texts[:max_batch]
     n_payloads = 4 if quick else 16

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,30 @@ def test_interleave_reports_each_slice_and_round_ratios_pair_the_same_round() ->
     assert spread["max"] == pytest.approx(6.0) and spread["min"] == pytest.approx(2.4)
     assert spread["median"] == pytest.approx((4.0 + 3.0) / 2)
     assert "reference" not in round_ratios(per_round)
+
+
+class ClockRunner(FakeRunner):
+    """Records when each slice starts and ends (real time)."""
+
+    def __init__(self, name: str, spans: list[tuple[float, float]]):
+        super().__init__(name, 0.001, [])
+        self.spans = spans
+
+    def run(self, key: str, n: int) -> list[float]:
+        start = time.perf_counter()
+        time.sleep(0.002)
+        self.spans.append((start, time.perf_counter()))
+        return [self.per_call] * n
+
+
+def test_interleave_leaves_the_machine_idle_before_every_slice() -> None:
+    spans: list[tuple[float, float]] = []
+    runners = {"a": ClockRunner("a", spans), "b": ClockRunner("b", spans)}
+    interleave(runners, [1], rounds=3, slice_s=0.001, min_calls=3, warmup=1, settle_s=0.03)
+    timed = spans[2:]  # after the two warm-up calls
+    assert len(timed) == 6
+    gaps = [nxt[0] - prev[1] for prev, nxt in zip(spans[1:], timed, strict=False)]
+    assert min(gaps) >= 0.03  # a slice never starts while the previous variant may still be spinning
 
 
 class DyingRunner(FakeRunner):
