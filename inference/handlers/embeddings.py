@@ -20,8 +20,9 @@ Choices:
   memory bounded whatever the batch.
 - onnxruntime session tuned for 1-2 vCPU serverless hosts: intra-op threads = the CPUs this process may
   use (affinity, capped by a cgroup CPU quota and by OMP_NUM_THREADS when the endpoint's environment sets
-  it, the thread knob SageMaker's framework containers document), one inter-op thread, sequential
-  execution, all graph optimisations at load. The torch runtime gets the same thread count.
+  it: the thread knob in AWS's table of tunable variables for SageMaker containers,
+  docs.aws.amazon.com/sagemaker/latest/dg/async-inference-troubleshooting.html), one inter-op thread,
+  sequential execution, all graph optimisations at load. The torch runtime gets the same thread count.
 - Empty or whitespace-only strings are refused (400): their "embedding" is just the special tokens and is
   almost always a client bug.
 - A batch larger than max_batch and a body larger than max_payload_bytes get 413; the size check runs before
