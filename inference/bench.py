@@ -417,8 +417,8 @@ def round_ratios(per_round: dict[str, dict[str, list[float]]]) -> dict[str, dict
     """Each variant's speed vs the reference round by round (reference slice mean / variant slice mean).
 
     Their spread shows how much the machine's load moved during the run: on a quiet machine every round gives
-    about the same ratio; a burst of load on the second core slows a 2-thread runtime more than the mostly
-    single-threaded reference, and those rounds stand out.
+    about the same ratio; load on a shared host slows threads working in step (a 2-thread runtime) more than
+    the mostly single-threaded reference, and those rounds stand out.
     """
     ref = per_round.get("reference", {})
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -498,8 +498,9 @@ def render_markdown(result: dict[str, Any]) -> str:
               "- Our artifacts run under the Python and packages their image would use (onnx runtimes: the vendored "
               "onnxruntime/tokenizers in a Python-3.12 venv with only numpy; torch: this venv's torch).",
               f"- {TARGET_RUNTIME}-1thread is the same artifact with OMP_NUM_THREADS=1: what a 1-vCPU host sees. "
-              "Load on a shared host that slows threads working in step barely moves it, so when its ratio holds "
-              f"while {TARGET_RUNTIME}'s drops, the drop is the machine, not the artifact.",
+              "Load on a shared host barely slows one thread (~7% measured here) but slows two threads working in "
+              f"step 1.3-1.6x, so {TARGET_RUNTIME}'s lead over {TARGET_RUNTIME}-1thread (~1.3-1.4x on a quiet machine) "
+              "shrinks when the machine is busy: a gauge of the load behind the other ratios.",
               "- HTTP overhead includes the client (Python's http.client, one keep-alive connection: the leanest "
               "client, so the figure is mostly the server's) and the server (uvicorn + starlette), sharing the same "
               "cores as the model.",
