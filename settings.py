@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.containers import CONTAINERS, DEFAULT_FOR_FRAMEWORK, Container
+from inference.handlers.embeddings import thread_cap
 from inference.sizing import MEMORY_TIERS_MB, SERVING_OVERHEAD_MB, smallest_tier
 
 ROOT = Path(__file__).resolve().parent
@@ -46,7 +47,6 @@ _ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # CreateEndp
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-_OMP_THREADS = re.compile(r"^\s*0*[1-9][0-9]*\s*(,\s*0*[1-9][0-9]*\s*)*$")  # OpenMP's list form: "2" or "2,1"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -434,11 +434,10 @@ def _endpoint(o: _Obj, stack: str) -> tuple[dict[str, Any], ArtifactRequest]:
         raise ConfigError(
             f"{o.k('environment')}: expected a map of environment variable names to string values, got {env!r}"
         )
-    threads = env.get("OMP_NUM_THREADS")
-    if threads is not None and not _OMP_THREADS.match(threads):
-        # the embeddings handler refuses to load with any other value (inference/handlers/embeddings.py)
-        raise ConfigError(f"{o.k('environment')}.OMP_NUM_THREADS: {threads!r} is not a positive integer "
-                          "(e.g. '1' caps the model at one thread); leave it out to use every vCPU")
+    try:  # the embeddings handler would refuse to load with a bad value: fail before anything is deployed
+        thread_cap(env.get("OMP_NUM_THREADS", ""))
+    except ValueError as e:
+        raise ConfigError(f"{o.k('environment')}.OMP_NUM_THREADS: {e}") from e
     o.done(list(ENDPOINT_KEYS))
     fields = dict(
         name=name,

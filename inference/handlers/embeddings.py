@@ -83,21 +83,28 @@ def _cpu_count() -> int:
 
 
 def _thread_count() -> int:
-    """Encoder threads: _cpu_count(), lowered by OMP_NUM_THREADS if set (first entry of a nested list).
+    """Encoder threads: _cpu_count(), lowered by OMP_NUM_THREADS if set (see thread_cap).
 
     onnxruntime's default build ignores OpenMP variables, and torch.set_num_threads would override them; a
-    user who sets OMP_NUM_THREADS=1 on the endpoint means one thread, so it caps both. A value that is not a
-    positive integer is a configuration error, reported at load rather than silently ignored.
+    user who sets OMP_NUM_THREADS=1 on the endpoint means one thread, so it caps both.
     """
-    n = _cpu_count()
-    raw = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if not raw:
-        return n
+    cap = thread_cap(os.environ.get("OMP_NUM_THREADS", ""))
+    return _cpu_count() if cap is None else min(_cpu_count(), cap)
+
+
+def thread_cap(raw: str) -> int | None:
+    """The thread count an OMP_NUM_THREADS value asks for (first entry of OpenMP's list form); None if empty.
+
+    A value that is not a positive integer is a configuration error (raised, not silently ignored); the stack
+    settings call this too, so a bad value fails `pulumi up` before anything is deployed.
+    """
+    if not raw.strip():
+        return None
     first = raw.split(",")[0].strip()
     if not first.isdigit() or int(first) < 1:
-        raise ValueError(f"OMP_NUM_THREADS={raw!r} is not a positive integer (e.g. 1 or 2); unset it to use "
-                         f"every CPU this process may use ({n})")
-    return min(n, int(first))
+        raise ValueError(f"OMP_NUM_THREADS={raw!r} is not a positive integer (e.g. 1 or 2); unset it to use every "
+                         "vCPU")
+    return int(first)
 
 
 def cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
