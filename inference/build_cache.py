@@ -4,8 +4,9 @@ Why: a build takes a minute and re-measures memory, so an artifact is built once
 is made from changes -- and then its bytes (hence its sha256, the S3 object and the SageMaker Model) stay put.
 "Made from" is one definition for every caller (artifact_key): the caller's inputs (recipe or runtime, target
 container), the trees it reads (model weights), the inference/ sources a build imports, and the build
-environment's package versions. A build runs under a file lock, in a scratch folder, and its model.tar.gz is
-moved into place only when complete, so concurrent callers (`pulumi preview` and a test run) share one build.
+environment's package versions and tools (the ELF strip that shrinks vendored libraries, or its absence).
+A build runs under a file lock, in a scratch folder, and its model.tar.gz is moved into place only when
+complete, so concurrent callers (`pulumi preview` and a test run) share one build.
 """
 
 from __future__ import annotations
@@ -65,11 +66,20 @@ def _package_versions() -> dict[str, str]:
     return versions
 
 
+def _tool_versions() -> dict[str, str]:
+    """Build tools whose presence or version changes the bytes a build writes."""
+    from inference.vendor import elf_strip_tool
+
+    strip = elf_strip_tool()
+    return {"strip": strip.version if strip else "absent"}
+
+
 def artifact_key(inputs: Mapping[str, Any], trees: Iterable[Path] = (), *, sources: str | None = None) -> str:
     """16 hex digits naming a build: inputs (JSON-able), the trees it reads, our sources, the build env."""
     h = hashlib.sha256()
     h.update(json.dumps({"inputs": inputs, "python": list(sys.version_info[:2]), "packages": _package_versions(),
-                         "sources": sources or sources_digest()}, sort_keys=True, default=str).encode())
+                         "tools": _tool_versions(), "sources": sources or sources_digest()},
+                        sort_keys=True, default=str).encode())
     for tree in trees:
         tree_digest(Path(tree), h)
     return h.hexdigest()[:16]

@@ -57,6 +57,17 @@ def test_artifact_key_includes_the_build_environment(monkeypatch: pytest.MonkeyP
     assert bc.artifact_key({"runtime": "onnx"}, sources="s") != k
 
 
+def test_artifact_key_changes_when_the_strip_tool_appears_or_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inference import vendor
+
+    monkeypatch.setattr(vendor, "elf_strip_tool", lambda: None)
+    without = bc.artifact_key({"runtime": "onnx"}, sources="s")
+    monkeypatch.setattr(vendor, "elf_strip_tool", lambda: vendor.StripTool("/usr/bin/strip", "GNU strip 2.40"))
+    with_one = bc.artifact_key({"runtime": "onnx"}, sources="s")
+    monkeypatch.setattr(vendor, "elf_strip_tool", lambda: vendor.StripTool("/usr/bin/strip", "GNU strip 2.42"))
+    assert len({without, with_one, bc.artifact_key({"runtime": "onnx"}, sources="s")}) == 3
+
+
 def test_cached_artifact_builds_once_and_reuses(tmp_path: Path) -> None:
     calls = []
 

@@ -23,10 +23,14 @@ from inference.vendor import (
     IMAGE_NUMPY,
     ONNXRUNTIME,
     TOKENIZERS,
+    StripTool,
     VendoredPackage,
     VendorError,
     download_wheel,
+    elf_strip_tool,
+    strip_symbols,
     unpack_wheel,
+    vendor,
 )
 
 _CHILD = textwrap.dedent("""
@@ -89,21 +93,107 @@ def test_vendored_onnxruntime_and_tokenizers_run_the_handler_in_the_images_pytho
     assert (here * there).sum(axis=1).min() > 0.999
     # the symbol tables the build stripped are gone, and what the manifest says was stripped is what was
     stripped = {f for rec in manifest["vendored"] for f in rec.get("stripped", [])}
-    if shutil.which("strip"):
+    tool = elf_strip_tool()
+    if tool is not None:
         assert stripped == {"tokenizers/tokenizers.abi3.so"}
+        assert {rec["stripped_with"] for rec in manifest["vendored"] if rec["stripped"]} == {tool.version}
     for rel in stripped:
         assert b".symtab" not in (model_dir / "code" / rel).read_bytes()
 
 
 def test_strip_symbols_leaves_non_elf_and_already_stripped_files_alone(tmp_path: Path) -> None:
-    from inference.vendor import strip_symbols
-
+    tool = StripTool("/nonexistent/strip", "GNU strip (never run) 0")  # running it would raise
     text = tmp_path / "x.so"
     text.write_bytes(b"not an ELF file .symtab")
-    assert strip_symbols(text) is False and text.read_bytes() == b"not an ELF file .symtab"
+    assert strip_symbols(text, tool) is False and text.read_bytes() == b"not an ELF file .symtab"
     bare = tmp_path / "bare.so"
     bare.write_bytes(b"\x7fELF" + b"\0" * 60)  # ELF magic, no symbol table
-    assert strip_symbols(bare) is False and bare.read_bytes() == b"\x7fELF" + b"\0" * 60
+    assert strip_symbols(bare, tool) is False and bare.read_bytes() == b"\x7fELF" + b"\0" * 60
+
+
+def test_strip_symbols_really_strips_an_elf_library_with_the_tool_found_here(tmp_path: Path) -> None:
+    tool = elf_strip_tool()
+    if tool is None:
+        pytest.skip("no ELF strip tool (binutils or llvm-strip) on this machine; the fake-tool tests below still run")
+    lib = tmp_path / "lib.so"
+    shutil.copy(Path(sys.executable).resolve(), lib)  # an ELF file; copy so the original is untouched
+    if b".symtab" not in lib.read_bytes():
+        pytest.skip(f"{sys.executable} carries no symbol table to strip")
+    before = lib.stat().st_size
+    assert strip_symbols(lib, tool) is True
+    assert b".symtab" not in lib.read_bytes() and lib.stat().st_size < before
+    assert strip_symbols(lib, tool) is False  # already stripped: left alone
+
+
+def _fake_tool(bin_dir: Path, name: str, script: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + textwrap.dedent(script))
+    path.chmod(0o755)
+
+
+APPLE_STRIP = """\
+    echo "error: strip: unrecognized option: --version" >&2
+    exit 1
+"""
+GNU_STRIP = """\
+    if [ "$1" = --version ]; then echo "GNU strip (GNU Binutils) 9.99"; echo "Copyright"; exit 0; fi
+    printf '\\177ELF stripped' > "$2"
+"""
+
+
+def test_elf_strip_tool_passes_over_a_strip_that_only_knows_mach_o(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    _fake_tool(bin_dir, "strip", APPLE_STRIP)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert elf_strip_tool() is None
+    _fake_tool(bin_dir, "gstrip", GNU_STRIP)  # Homebrew's binutils on macOS
+    assert elf_strip_tool() == StripTool(str(bin_dir / "gstrip"), "GNU strip (GNU Binutils) 9.99")
+    (bin_dir / "gstrip").unlink()
+    _fake_tool(bin_dir, "llvm-strip", 'echo "LLVM (http://llvm.org/):"; echo "  LLVM version 17.0.6"\n')
+    assert elf_strip_tool() == StripTool(str(bin_dir / "llvm-strip"), "llvm-strip (LLVM version 17.0.6)")
+
+
+def _fake_runtime_wheels(cache: Path) -> None:
+    """Cached 'wheels' for the onnx runtime's pins, each holding an ELF 'library' with a symbol table."""
+    (cache / "cp312").mkdir(parents=True)
+    for pkg in (ONNXRUNTIME, TOKENIZERS):
+        _wheel(cache / "cp312" / f"{pkg.name}-{pkg.version}-cp312-cp312-manylinux_2_28_x86_64.whl",
+               {f"{pkg.name}/_native.so": (b"\x7fELF ... .symtab ...", 0o755),
+                f"{pkg.name}/__init__.py": (b"", 0o644)})
+
+
+def test_vendor_without_a_strip_tool_keeps_the_symbols_and_says_how_to_get_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_runtime_wheels(tmp_path / "wheels")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    logs: list[str] = []
+    records = vendor(tmp_path / "code", "onnx-int8", "3.12", cache=tmp_path / "wheels", log=logs.append)
+    assert [(r["name"], r["stripped"], r["stripped_with"]) for r in records] == [
+        ("onnxruntime", [], None), ("tokenizers", [], None)]
+    assert (tmp_path / "code/tokenizers/_native.so").read_bytes() == b"\x7fELF ... .symtab ..."
+    assert any("no ELF strip tool" in m and "apt-get install binutils" in m and "gstrip" in m for m in logs), logs
+
+
+def test_vendor_strips_with_the_tool_it_found_and_records_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_runtime_wheels(tmp_path / "wheels")
+    _fake_tool(tmp_path / "bin", "strip", GNU_STRIP)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    records = vendor(tmp_path / "code", "onnx", "3.12", cache=tmp_path / "wheels")
+    assert [(r["stripped"], r["stripped_with"]) for r in records] == [
+        (["onnxruntime/_native.so"], "GNU strip (GNU Binutils) 9.99"),
+        (["tokenizers/_native.so"], "GNU strip (GNU Binutils) 9.99")]
+    assert (tmp_path / "code/tokenizers/_native.so").read_bytes() == b"\x7fELF stripped"
+
+
+def test_a_failing_strip_is_an_error_naming_the_tool_and_the_file(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    _fake_tool(bin_dir, "strip", 'echo "strip: lib.so: file format not recognized" >&2; exit 1\n')
+    lib = tmp_path / "lib.so"
+    lib.write_bytes(b"\x7fELF ... .symtab ...")
+    with pytest.raises(VendorError, match=r"GNU strip \(fake\) 1 failed on lib\.so: .*file format not recognized"):
+        strip_symbols(lib, StripTool(str(bin_dir / "strip"), "GNU strip (fake) 1"))
 
 
 def _wheel(path: Path, files: dict[str, tuple[bytes, int]]) -> Path:
