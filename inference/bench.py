@@ -434,6 +434,40 @@ def round_ratios(per_round: dict[str, dict[str, list[float]]]) -> dict[str, dict
     return out
 
 
+# Two threads' lead over one at batch 1 on this machine when it is quiet (10 runs on 2026-11-25); see load_gauge.
+QUIET_THREAD_LEAD = (1.3, 1.4)
+
+
+def load_gauge(variants: dict[str, Any]) -> dict[str, float] | None:
+    """How loaded the host was during this run, from two figures of the run itself (None without them).
+
+    - two_vs_one_thread: onnx-int8's batch-1 texts/s over onnx-int8-1thread's. Load on a shared host slows two
+      threads working in step far more than one (1.3-1.6x against ~7% here), so this lead shrinks from
+      QUIET_THREAD_LEAD when the host is busy -- and with it every ratio of the 2-thread runtime.
+    - reference_p50_ms: the reference's batch-1 p50, the same gauge in absolute time (machine-specific).
+    """
+    two, one = variants.get(TARGET_RUNTIME), variants.get(f"{TARGET_RUNTIME}-1thread")
+    ref = variants.get("reference")
+    try:
+        lead = two["batches"]["1"]["texts_per_s"] / one["batches"]["1"]["texts_per_s"]
+    except (TypeError, KeyError, ZeroDivisionError):
+        return None
+    gauge = {"two_vs_one_thread": lead}
+    if ref and "1" in ref.get("batches", {}):
+        gauge["reference_p50_ms"] = ref["batches"]["1"]["p50_ms"]
+    return gauge
+
+
+def _gauge_line(gauge: dict[str, float] | None) -> str | None:
+    if not gauge:
+        return None
+    lo, hi = QUIET_THREAD_LEAD
+    ref = f"; reference batch-1 p50 {gauge['reference_p50_ms']:.2f} ms" if "reference_p50_ms" in gauge else ""
+    return (f"Load gauge: at batch 1 two threads led one by {gauge['two_vs_one_thread']:.2f}x in this run "
+            f"({lo}-{hi}x on a quiet machine of this kind; less means a busy host, which lowers the 2-thread "
+            f"ratios){ref}.")
+
+
 def _fmt(v: float | None, nd: int = 2) -> str:
     return "–" if v is None else f"{v:,.{nd}f}"
 
@@ -480,6 +514,9 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += ["## Targets (issue 3)", "", "| target | value | status |", "|---|---:|---|"]
     for t in result["targets"]:
         lines.append(f"| {t['description']} {t['target']} | {_fmt(t['value'])} {t['unit']} | {t['status']} |")
+    gauge = _gauge_line(result.get("load_gauge"))
+    if gauge:
+        lines += ["", gauge]
     for name in (TARGET_RUNTIME, f"{TARGET_RUNTIME}-1thread"):
         spread = result.get("round_ratios", {}).get(name, {})
         if spread:
@@ -499,7 +536,8 @@ def render_markdown(result: dict[str, Any]) -> str:
               "onnxruntime/tokenizers in a Python-3.12 venv with only numpy; torch: this venv's torch).",
               f"- {TARGET_RUNTIME}-1thread is the same artifact with OMP_NUM_THREADS=1: what a 1-vCPU host sees. "
               "Load on a shared host barely slows one thread (~7% measured here) but slows two threads working in "
-              f"step 1.3-1.6x, so {TARGET_RUNTIME}'s lead over {TARGET_RUNTIME}-1thread (~1.3-1.4x on a quiet machine) "
+              f"step 1.3-1.6x, so {TARGET_RUNTIME}'s lead over {TARGET_RUNTIME}-1thread (~{QUIET_THREAD_LEAD[0]}-"
+              f"{QUIET_THREAD_LEAD[1]}x on a quiet machine) "
               "shrinks when the machine is busy: a gauge of the load behind the other ratios.",
               "- HTTP overhead includes the client (Python's http.client, one keep-alive connection: the leanest "
               "client, so the figure is mostly the server's) and the server (uvicorn + starlette), sharing the same "
@@ -542,8 +580,10 @@ def render_plot(result: dict[str, Any], path: Path) -> None:
 
 
 def ratio_lines(result: dict[str, Any]) -> list[str]:
-    return [f"{t['status']:<4}  {t['description']}: {_fmt(t['value'])} {t['unit']} (target {t['target']})"
-            for t in result["targets"]]
+    lines = [f"{t['status']:<4}  {t['description']}: {_fmt(t['value'])} {t['unit']} (target {t['target']})"
+             for t in result["targets"]]
+    gauge = _gauge_line(result.get("load_gauge"))
+    return lines + ([gauge] if gauge else [])
 
 
 # --------------------------------------------------------------------------------------------- command
@@ -648,6 +688,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
         "failures": failures,
     }
     result["targets"] = evaluate_targets(variants, http_overhead)
+    result["load_gauge"] = load_gauge(variants)
     result["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(result, indent=1) + "\n")

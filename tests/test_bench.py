@@ -17,6 +17,8 @@ from inference.bench import (
     bench_texts,
     evaluate_targets,
     interleave,
+    load_gauge,
+    ratio_lines,
     render_markdown,
     round_ratios,
     summarize,
@@ -161,6 +163,20 @@ def test_targets_are_not_applicable_without_the_figures() -> None:
     assert {t["status"] for t in targets} == {"N/A"}
 
 
+def test_load_gauge_is_two_threads_lead_over_one_at_batch_1_with_the_reference_p50() -> None:
+    variants = {"reference": _variant(80, 100), "onnx-int8": _variant(400, 500),
+                "onnx-int8-1thread": _variant(320, 480)}
+    gauge = load_gauge(variants)
+    assert gauge == {"two_vs_one_thread": pytest.approx(1.25), "reference_p50_ms": pytest.approx(12.5)}
+    result = {"targets": evaluate_targets(variants, {}), "load_gauge": gauge}
+    line = ratio_lines(result)[-1]
+    assert line.startswith("Load gauge: at batch 1 two threads led one by 1.25x in this run (1.3-1.4x")
+    assert "reference batch-1 p50 12.50 ms" in line
+    del variants["onnx-int8-1thread"]  # a 1-CPU machine runs no one-thread variant: no gauge, no line
+    assert load_gauge(variants) is None
+    assert not any(line.startswith("Load gauge") for line in ratio_lines({"targets": [], "load_gauge": None}))
+
+
 def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
     result = {
         "date": "2026-01-01T00:00:00+00:00",
@@ -181,6 +197,9 @@ def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
     assert "Test CPU 9000" in md and "torch 2.13.0" in md
     assert "onnx-int8 0.40 ms" in md
     assert "Round by round" not in md  # no per-round figures, no line about them
+    assert "Load gauge" not in md  # no one-thread variant, no gauge
+    result["load_gauge"] = {"two_vs_one_thread": 1.1, "reference_p50_ms": 14.0}
+    assert "two threads led one by 1.10x in this run" in render_markdown(result)
     result["round_ratios"] = {"onnx-int8": {"1": {"median": 5.5, "min": 3.9, "max": 6.6, "rounds": 20}}}
     assert "onnx-int8 (reference slice mean ÷ its slice mean" in render_markdown(result)
     assert "batch 1: median 5.50×, 3.90–6.60× over 20 rounds" in render_markdown(result)
@@ -223,3 +242,9 @@ def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
     assert result["machine"]["cpu"] in md
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "onnx-int8 texts/s vs reference at batch 1" in proc.stdout  # ratio report lines
+    if one_thread:
+        gauge = result["load_gauge"]
+        assert gauge["two_vs_one_thread"] == pytest.approx(
+            variants["onnx-int8"]["batches"]["1"]["texts_per_s"] / variants["onnx-int8-1thread"]["batches"]["1"][
+                "texts_per_s"])
+        assert "Load gauge:" in md and "Load gauge:" in proc.stdout
