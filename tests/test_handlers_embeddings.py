@@ -378,7 +378,7 @@ def test_omp_num_threads_caps_the_encoder_threads(monkeypatch: pytest.MonkeyPatc
     assert handler._thread_count() == threads
 
 
-@pytest.mark.parametrize("env", ["0", "-1", "two", "1.5"])
+@pytest.mark.parametrize("env", ["0", "-1", "two", "1.5", ",2", "\u00b2", "\u0663"])  # '²', Arabic-Indic '3'
 def test_a_bad_omp_num_threads_fails_the_load_naming_the_variable(monkeypatch: pytest.MonkeyPatch, env) -> None:
     monkeypatch.setattr(handler, "_cpu_count", lambda: 2)
     monkeypatch.setenv("OMP_NUM_THREADS", env)

@@ -88,8 +88,8 @@ def _thread_count() -> int:
     onnxruntime's default build ignores OpenMP variables, and torch.set_num_threads would override them; a
     user who sets OMP_NUM_THREADS=1 on the endpoint means one thread, so it caps both.
     """
-    cap = thread_cap(os.environ.get("OMP_NUM_THREADS", ""))
-    return _cpu_count() if cap is None else min(_cpu_count(), cap)
+    cpus, cap = _cpu_count(), thread_cap(os.environ.get("OMP_NUM_THREADS", ""))
+    return cpus if cap is None else min(cpus, cap)
 
 
 def thread_cap(raw: str) -> int | None:
@@ -101,7 +101,7 @@ def thread_cap(raw: str) -> int | None:
     if not raw.strip():
         return None
     first = raw.split(",")[0].strip()
-    if not first.isdigit() or int(first) < 1:
+    if not (first.isascii() and first.isdigit()) or int(first) < 1:  # isdigit alone admits '²', '٣'
         raise ValueError(f"OMP_NUM_THREADS={raw!r} is not a positive integer (e.g. 1 or 2); unset it to use every "
                          "vCPU")
     return int(first)
