@@ -232,7 +232,7 @@ try:
     import numpy
     numpy.save(out_npy, numpy.asarray(rows, dtype=numpy.float32))
     packages = {}
-    for name in ("onnxruntime", "tokenizers", "torch", "transformers", "numpy"):
+    for name in ("onnxruntime", "tokenizers", "orjson", "torch", "transformers", "numpy"):
         mod = sys.modules.get(name)
         if mod is not None:
             packages[name] = {"version": str(getattr(mod, "__version__", "unknown")),

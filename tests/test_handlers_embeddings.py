@@ -326,21 +326,65 @@ def test_a_text_embeds_alike_alone_and_inside_a_batch_of_other_lengths(model) ->
     assert (batched * alone).sum(axis=1).min() > 0.98
 
 
+def test_one_text_takes_the_lean_path_with_the_same_vector_as_a_batch_of_copies(model) -> None:
+    # a batch of identical texts quantizes its activations over the same values, so int8 gives the same vector
+    for text in ["ok", "A short sentence about cats.", "def add(a, b):\n    return a + b", "x " * 400]:
+        alone, truncated = model.embed([text])
+        copies, truncated_copies = model.embed([text, text])
+        assert alone.shape == (1, 384) and alone.dtype == np.float32
+        np.testing.assert_allclose(alone[0], copies[0], atol=1e-6)
+        assert truncated == truncated_copies[:1] == [len(text) > 500]
+
+
 # ------------------------------------------------------------------------------------------------ response
-def test_response_json_carries_every_float32_exactly(model) -> None:
+@pytest.fixture(params=["orjson", "%.9g"])
+def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both JSON writers: orjson (vendored by the onnx runtimes) and the fallback where it is absent (torch)."""
+    if request.param == "%.9g":
+        monkeypatch.setattr(handler, "orjson", None)
+    else:
+        assert handler.orjson is not None, "orjson is in requirements.txt; the onnx artifacts vendor it"
+    return request.param
+
+
+def test_response_json_carries_every_float32_exactly(model, writer: str) -> None:
     pred = handler.predict_fn(handler.input_fn(json.dumps({"inputs": ["a", "a longer text, with ünïcode"]}), JSON),
                               model)
     out = json.loads(handler.output_fn(pred, JSON))
+    assert list(out) == ["embeddings", "model", "dimensions", "truncated"]
     assert np.array_equal(np.asarray(out["embeddings"], dtype=np.float32), pred["embeddings"])
     assert out["model"] == model.name and out["dimensions"] == 384 and out["truncated"] == [False, False]
-    tiny = np.array([[1e-30, -0.0, 3.4e38, -1.17549435e-38]], dtype=np.float32)
+    tiny = np.array([[1e-30, -0.0, 3.4e38, -1.17549435e-38, 1e-45]], dtype=np.float32)  # ... and a subnormal
     back = json.loads(handler.output_fn({"embeddings": tiny}, JSON))["embeddings"]
     assert np.array_equal(np.asarray(back, dtype=np.float32), tiny)
 
 
-def test_a_non_finite_embedding_is_an_error_not_invalid_json() -> None:
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bits=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=64))
+def test_any_finite_float32_reads_back_bit_for_bit_with_either_writer(writer: str, bits: list[int]) -> None:
+    values = np.array(bits, dtype=np.uint32).view(np.float32)
+    values = values[np.isfinite(values)]
+    assume(values.size)
+    back = np.asarray(json.loads(handler.output_fn({"embeddings": values[None, :]}, JSON))["embeddings"][0],
+                      dtype=np.float32)
+    assert np.array_equal(back.view(np.uint32), values.view(np.uint32))  # -0.0 and subnormals included
+
+
+def test_both_writers_give_the_same_numbers_and_orjson_is_not_longer(model, monkeypatch: pytest.MonkeyPatch) -> None:
+    pred = handler.predict_fn(handler.input_fn(json.dumps({"inputs": ["the same numbers", "either way"]}), JSON),
+                              model)
+    fast = handler.output_fn(pred, JSON)
+    monkeypatch.setattr(handler, "orjson", None)
+    slow = handler.output_fn(pred, JSON)
+    assert json.loads(fast)["embeddings"] != [] and len(fast) <= len(slow)
+    a, b = (np.asarray(json.loads(o)["embeddings"], dtype=np.float32) for o in (fast, slow))
+    assert np.array_equal(a, b) and {**json.loads(fast), "embeddings": 0} == {**json.loads(slow), "embeddings": 0}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_embedding_is_an_error_not_invalid_json(writer: str, bad: float) -> None:
     with pytest.raises(ValueError, match="non-finite"):
-        handler.output_fn({"embeddings": np.array([[0.5, np.nan]], dtype=np.float32)}, JSON)
+        handler.output_fn({"embeddings": np.array([[0.5, bad]], dtype=np.float32)}, JSON)
 
 
 # ------------------------------------------------------------------------------------------------- threads

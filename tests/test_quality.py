@@ -174,7 +174,7 @@ def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_i
     assert {k: v["version"] for k, v in info["packages"].items()} == {
         k: v for k, v in q["computed_with"].items() if k != "python"}
     assert all(Path(p["file"]).is_relative_to(tmp_path / "model" / "code")
-               for k, p in info["packages"].items() if k in ("onnxruntime", "tokenizers"))
+               for k, p in info["packages"].items() if k in ("onnxruntime", "tokenizers", "orjson"))
     again = compare(reference_embeddings(default_model_path(), texts), candidate).as_manifest()
     assert {k: again[k] for k in ("n", "mean_cosine", "min_cosine", "topk_overlap")} == {
         k: q[k] for k in ("n", "mean_cosine", "min_cosine", "topk_overlap")}

@@ -2,7 +2,7 @@
 
 The main test is the one issue 3 asks for: in a Python 3.12 venv (the hf-2.6-py312 image's Python) with
 only NumPy installed -- no onnxruntime, tokenizers, torch or transformers -- the unpacked default artifact's
-handler imports the vendored onnxruntime and tokenizers from code/ and answers a request, with the same
+handler imports the vendored onnxruntime, tokenizers and orjson from code/ and answers a request, with the same
 embeddings the build environment computes.
 """
 
@@ -22,6 +22,7 @@ import pytest
 from inference.vendor import (
     IMAGE_NUMPY,
     ONNXRUNTIME,
+    ORJSON,
     TOKENIZERS,
     StripTool,
     VendoredPackage,
@@ -44,9 +45,11 @@ _CHILD = textwrap.dedent("""
     body = json.dumps({"inputs": ["vendored runtime", "a second sentence about cats"]})
     out = json.loads(handler.output_fn(handler.predict_fn(handler.input_fn(body, "application/json"), model),
                                        "application/json"))
-    import numpy, onnxruntime, tokenizers
+    import numpy, onnxruntime, orjson, tokenizers
+    assert handler.orjson is orjson  # the handler writes its JSON with the vendored copy
     print(json.dumps({"out": out, "onnxruntime": [onnxruntime.__version__, onnxruntime.__file__],
-                      "tokenizers": [tokenizers.__version__, tokenizers.__file__], "numpy": numpy.__version__,
+                      "tokenizers": [tokenizers.__version__, tokenizers.__file__],
+                      "orjson": [orjson.__version__, orjson.__file__], "numpy": numpy.__version__,
                       "python": "%d.%d" % sys.version_info[:2]}))
 """)
 
@@ -64,7 +67,7 @@ def image_python() -> Path:
         pytest.skip(f"could not install {IMAGE_NUMPY} into a Python 3.12 venv (package index unreachable?): {e}")
 
 
-def test_vendored_onnxruntime_and_tokenizers_run_the_handler_in_the_images_python(image_python: Path,
+def test_vendored_packages_run_the_handler_in_the_images_python(image_python: Path,
                                                                                    tmp_path: Path) -> None:
     from inference.artifact import read_manifest, unpack
     from inference.demo import cached_embeddings_artifact
@@ -84,6 +87,7 @@ def test_vendored_onnxruntime_and_tokenizers_run_the_handler_in_the_images_pytho
     code = str(model_dir / "code")
     assert got["onnxruntime"][0] == ONNXRUNTIME.version and got["onnxruntime"][1].startswith(code)
     assert got["tokenizers"][0] == TOKENIZERS.version and got["tokenizers"][1].startswith(code)
+    assert got["orjson"][0] == ORJSON.version and got["orjson"][1].startswith(code)
     # same embeddings as the build environment's onnxruntime/tokenizers on the same artifact
     model = handler.model_fn(str(model_dir))
     body = json.dumps({"inputs": ["vendored runtime", "a second sentence about cats"]})
@@ -158,7 +162,7 @@ def test_elf_strip_tool_passes_over_a_strip_that_only_knows_mach_o(tmp_path: Pat
 def _fake_runtime_wheels(cache: Path) -> None:
     """Cached 'wheels' for the onnx runtime's pins, each holding an ELF 'library' with a symbol table."""
     (cache / "cp312").mkdir(parents=True)
-    for pkg in (ONNXRUNTIME, TOKENIZERS):
+    for pkg in (ONNXRUNTIME, TOKENIZERS, ORJSON):
         _wheel(cache / "cp312" / f"{pkg.name}-{pkg.version}-cp312-cp312-manylinux_2_28_x86_64.whl",
                {f"{pkg.name}/_native.so": (b"\x7fELF ... .symtab ...", 0o755),
                 f"{pkg.name}/__init__.py": (b"", 0o644)})
@@ -171,7 +175,7 @@ def test_vendor_without_a_strip_tool_keeps_the_symbols_and_says_how_to_get_one(
     logs: list[str] = []
     records = vendor(tmp_path / "code", "onnx-int8", "3.12", cache=tmp_path / "wheels", log=logs.append)
     assert [(r["name"], r["stripped"], r["stripped_with"]) for r in records] == [
-        ("onnxruntime", [], None), ("tokenizers", [], None)]
+        ("onnxruntime", [], None), ("tokenizers", [], None), ("orjson", [], None)]
     assert (tmp_path / "code/tokenizers/_native.so").read_bytes() == b"\x7fELF ... .symtab ..."
     assert any("no ELF strip tool" in m and "apt-get install binutils" in m and "gstrip" in m for m in logs), logs
 
@@ -183,7 +187,8 @@ def test_vendor_strips_with_the_tool_it_found_and_records_it(tmp_path: Path, mon
     records = vendor(tmp_path / "code", "onnx", "3.12", cache=tmp_path / "wheels")
     assert [(r["stripped"], r["stripped_with"]) for r in records] == [
         (["onnxruntime/_native.so"], "GNU strip (GNU Binutils) 9.99"),
-        (["tokenizers/_native.so"], "GNU strip (GNU Binutils) 9.99")]
+        (["tokenizers/_native.so"], "GNU strip (GNU Binutils) 9.99"),
+        (["orjson/_native.so"], "GNU strip (GNU Binutils) 9.99")]
     assert (tmp_path / "code/tokenizers/_native.so").read_bytes() == b"\x7fELF stripped"
 
 
