@@ -434,16 +434,25 @@ def round_ratios(per_round: dict[str, dict[str, list[float]]]) -> dict[str, dict
     return out
 
 
-# Two threads' lead over one at batch 1 on this machine when it is quiet (10 runs on 2026-11-25); see load_gauge.
-QUIET_THREAD_LEAD = (1.3, 1.4)
+# Two threads' lead over one at batch 1 on a quiet machine, per CPU model (prefix of /proc/cpuinfo's model name);
+# see load_gauge. It depends on the CPU: AMD EPYC, 10 runs on 2026-11-25. On the Intel Xeon (AVX-512 VNNI + AMX)
+# of 2026-12-01 two threads led by only 1.11-1.17x in every run, tight loops included, so its small
+# int8 GEMMs gain little from a second thread whatever the load (README); no quiet figure is claimed for it.
+QUIET_THREAD_LEAD = {"AMD EPYC": (1.3, 1.4)}
+
+
+def quiet_thread_lead(cpu: str | None) -> tuple[float, float] | None:
+    """The calibrated quiet-machine lead for this CPU model, or None where none was measured."""
+    return next((lead for prefix, lead in QUIET_THREAD_LEAD.items() if (cpu or "").startswith(prefix)), None)
 
 
 def load_gauge(variants: dict[str, Any]) -> dict[str, float] | None:
     """How loaded the host was during this run, from two figures of the run itself (None without them).
 
     - two_vs_one_thread: onnx-int8's batch-1 texts/s over onnx-int8-1thread's. Load on a shared host slows two
-      threads working in step far more than one (1.3-1.6x against ~7% here), so this lead shrinks from
-      QUIET_THREAD_LEAD when the host is busy -- and with it every ratio of the 2-thread runtime.
+      threads working in step far more than one (1.3-1.6x against ~7% on the AMD EPYC machines), so this lead
+      shrinks from the CPU's QUIET_THREAD_LEAD when the host is busy -- and with it every ratio of the 2-thread
+      runtime. Comparable only between runs on the same CPU model.
     - reference_p50_ms: the reference's batch-1 p50, the same gauge in absolute time (machine-specific).
     """
     two, one = variants.get(TARGET_RUNTIME), variants.get(f"{TARGET_RUNTIME}-1thread")
@@ -458,14 +467,16 @@ def load_gauge(variants: dict[str, Any]) -> dict[str, float] | None:
     return gauge
 
 
-def _gauge_line(gauge: dict[str, float] | None) -> str | None:
+def _gauge_line(gauge: dict[str, float] | None, cpu: str | None = None) -> str | None:
     if not gauge:
         return None
-    lo, hi = QUIET_THREAD_LEAD
     ref = f"; reference batch-1 p50 {gauge['reference_p50_ms']:.2f} ms" if "reference_p50_ms" in gauge else ""
+    quiet = quiet_thread_lead(cpu)
+    scale = (f"{quiet[0]}-{quiet[1]}x on a quiet machine of this CPU; less means a busy host, which lowers the "
+             "2-thread ratios" if quiet else
+             "no quiet-machine figure for this CPU: compare it with other runs on the same CPU")
     return (f"Load gauge: at batch 1 two threads led one by {gauge['two_vs_one_thread']:.2f}x in this run "
-            f"({lo}-{hi}x on a quiet machine of this kind; less means a busy host, which lowers the 2-thread "
-            f"ratios){ref}.")
+            f"({scale}){ref}.")
 
 
 def _fmt(v: float | None, nd: int = 2) -> str:
@@ -514,7 +525,7 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += ["## Targets (issue 3)", "", "| target | value | status |", "|---|---:|---|"]
     for t in result["targets"]:
         lines.append(f"| {t['description']} {t['target']} | {_fmt(t['value'])} {t['unit']} | {t['status']} |")
-    gauge = _gauge_line(result.get("load_gauge"))
+    gauge = _gauge_line(result.get("load_gauge"), result.get("machine", {}).get("cpu"))
     if gauge:
         lines += ["", gauge]
     for name in (TARGET_RUNTIME, f"{TARGET_RUNTIME}-1thread"):
@@ -535,10 +546,10 @@ def render_markdown(result: dict[str, Any]) -> str:
               "- Our artifacts run under the Python and packages their image would use (onnx runtimes: the vendored "
               "onnxruntime/tokenizers in a Python-3.12 venv with only numpy; torch: this venv's torch).",
               f"- {TARGET_RUNTIME}-1thread is the same artifact with OMP_NUM_THREADS=1: what a 1-vCPU host sees. "
-              "Load on a shared host barely slows one thread (~7% measured here) but slows two threads working in "
-              f"step 1.3-1.6x, so {TARGET_RUNTIME}'s lead over {TARGET_RUNTIME}-1thread (~{QUIET_THREAD_LEAD[0]}-"
-              f"{QUIET_THREAD_LEAD[1]}x on a quiet machine) "
-              "shrinks when the machine is busy: a gauge of the load behind the other ratios.",
+              "Load on a shared host barely slows one thread but slows two threads working in step (on the AMD EPYC "
+              f"machines ~7% against 1.3-1.6x), so {TARGET_RUNTIME}'s lead over {TARGET_RUNTIME}-1thread shrinks "
+              "when the machine is busy: a gauge of the load behind the other ratios, comparable between runs on "
+              "the same CPU.",
               "- HTTP overhead includes the client (Python's http.client, one keep-alive connection: the leanest "
               "client, so the figure is mostly the server's) and the server (uvicorn + starlette), sharing the same "
               "cores as the model.",
@@ -582,7 +593,7 @@ def render_plot(result: dict[str, Any], path: Path) -> None:
 def ratio_lines(result: dict[str, Any]) -> list[str]:
     lines = [f"{t['status']:<4}  {t['description']}: {_fmt(t['value'])} {t['unit']} (target {t['target']})"
              for t in result["targets"]]
-    gauge = _gauge_line(result.get("load_gauge"))
+    gauge = _gauge_line(result.get("load_gauge"), result.get("machine", {}).get("cpu"))
     return lines + ([gauge] if gauge else [])
 
 

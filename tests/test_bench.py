@@ -168,10 +168,20 @@ def test_load_gauge_is_two_threads_lead_over_one_at_batch_1_with_the_reference_p
                 "onnx-int8-1thread": _variant(320, 480)}
     gauge = load_gauge(variants)
     assert gauge == {"two_vs_one_thread": pytest.approx(1.25), "reference_p50_ms": pytest.approx(12.5)}
-    result = {"targets": evaluate_targets(variants, {}), "load_gauge": gauge}
+    result = {"targets": evaluate_targets(variants, {}), "load_gauge": gauge,
+              "machine": {"cpu": "AMD EPYC 9R14 96-Core Processor"}}
     line = ratio_lines(result)[-1]
-    assert line.startswith("Load gauge: at batch 1 two threads led one by 1.25x in this run (1.3-1.4x")
+    assert line.startswith("Load gauge: at batch 1 two threads led one by 1.25x in this run (1.3-1.4x on a quiet")
     assert "reference batch-1 p50 12.50 ms" in line
+    # the quiet figure is the CPU's own: another CPU gets none rather than the EPYC's
+    result["machine"]["cpu"] = "Intel(R) Xeon(R) Processor"
+    line = ratio_lines(result)[-1]
+    assert "1.3-1.4x" not in line and "no quiet-machine figure for this CPU" in line
+    assert line in render_markdown({**result, "date": "2026-12-01T00:00:00+00:00", "variants": variants,
+                                    "config": {"batch_sizes": [1], "quick": False, "timing": {"rounds": 1}},
+                                    "http_overhead_ms": {}, "machine": {**result["machine"], "cores": 2,
+                                    "python": "3.12", "platform": "Linux", "packages": {}, "load_average": [0, 0, 0]},
+                                    "load_average_end": [0, 0, 0]})
     del variants["onnx-int8-1thread"]  # a 1-CPU machine runs no one-thread variant: no gauge, no line
     assert load_gauge(variants) is None
     assert not any(line.startswith("Load gauge") for line in ratio_lines({"targets": [], "load_gauge": None}))
