@@ -544,7 +544,7 @@ def render_markdown(result: dict[str, Any]) -> str:
               "server (MMS, a JVM) in front and at cold start, and returns token-level vectors, not sentence "
               "embeddings.",
               "- Our artifacts run under the Python and packages their image would use (onnx runtimes: the vendored "
-              "onnxruntime/tokenizers in a Python-3.12 venv with only numpy; torch: this venv's torch).",
+              "onnxruntime/tokenizers/orjson in a Python-3.12 venv with only numpy; torch: this venv's torch).",
               f"- {TARGET_RUNTIME}-1thread is the same artifact with OMP_NUM_THREADS=1: what a 1-vCPU host sees. "
               "Load on a shared host barely slows one thread but slows two threads working in step (on the AMD EPYC "
               f"machines ~7% against 1.3-1.6x), so {TARGET_RUNTIME}'s lead over {TARGET_RUNTIME}-1thread shrinks "

@@ -1,7 +1,7 @@
 """Vendoring (inference/vendor.py): wheels unpacked into code/ and imported by the image's Python.
 
 The main test is the one issue 3 asks for: in a Python 3.12 venv (the hf-2.6-py312 image's Python) with
-only NumPy installed -- no onnxruntime, tokenizers, torch or transformers -- the unpacked default artifact's
+only NumPy installed -- no onnxruntime, tokenizers, orjson, torch or transformers -- the unpacked default artifact's
 handler imports the vendored onnxruntime, tokenizers and orjson from code/ and answers a request, with the same
 embeddings the build environment computes.
 """
@@ -67,8 +67,7 @@ def image_python() -> Path:
         pytest.skip(f"could not install {IMAGE_NUMPY} into a Python 3.12 venv (package index unreachable?): {e}")
 
 
-def test_vendored_packages_run_the_handler_in_the_images_python(image_python: Path,
-                                                                                   tmp_path: Path) -> None:
+def test_vendored_packages_run_the_handler_in_the_images_python(image_python: Path, tmp_path: Path) -> None:
     from inference.artifact import read_manifest, unpack
     from inference.demo import cached_embeddings_artifact
     from inference.handlers import embeddings as handler
