@@ -103,10 +103,14 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
     assert ops.count("MatMulInteger") == 18  # attention out, FFN up, FFN down (fused to DynamicQuantizeMatMul)
     assert ops.count("SkipLayerNormalization") == 12
     assert "MatMulNBits" not in ops  # the vendored onnxruntime 1.20 has no 8-bit kernel for it
+    split = settings["matmul"]["float_outlier_channels"]["layers"]
+    assert split == [0, 1, 2, 3]  # MiniLM's layers 4-5 have no channel 3x above the rest (module docstring)
     floats = [n for n in graph.node if n.op_type == "MatMul" and n.name.endswith("_float")]
-    assert len(floats) == 6 == settings["matmul"]["float_outlier_channels"]["layers"]
-    shapes = {i.name: tuple(i.dims) for i in graph.initializer}
-    assert all(shapes[n.input[1]] == (OUTLIER_CHANNELS, 384) for n in floats)
+    assert len(floats) == 2 * len(split)  # each split layer: a float up- and down-projection of its outliers
+    halves = {i.name: tuple(i.dims) for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT16}
+    casts = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Cast"}
+    assert sorted(halves[casts[n.input[1]]] for n in floats) == \
+        sorted([(384, OUTLIER_CHANNELS), (OUTLIER_CHANNELS, 384)] * len(split))
     assert settings["matmul"]["smoothed_inputs"] == 12  # 6 x (attention input, FFN-up input)
     int8 = onnx.TensorProto.INT8
     int8_tables = {tuple(i.dims) for i in graph.initializer if i.data_type == int8 and len(i.dims) == 2}
@@ -114,6 +118,67 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
     assert (word["rows"], 384) in int8_tables and word["of"] == 30522
     assert not [i for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 2
                 and i.dims[0] >= 512]  # no float table or float weight matrix left, but the outlier rows
+
+
+@pytest.fixture(scope="module")
+def fused(exported) -> tuple:
+    """The fused float graph and the calibration maxima of the FFN down-projection inputs."""
+    from inference.onnx_export import _calibration_texts, _fuse, _gelu_fed, _input_absmax
+
+    model = _fuse(exported[0], num_heads=12, hidden_size=384)
+    downs = _gelu_fed(model)
+    tokenizer_file = default_model_path() / "tokenizer.json"
+    return model, downs, _input_absmax(model, [n.input[0] for n in downs], tokenizer_file, _calibration_texts())
+
+
+def _run(model, feeds: dict[str, np.ndarray]) -> np.ndarray:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+
+
+def test_outlier_split_is_exact_in_float_and_splits_only_layers_with_a_dominant_channel(fused) -> None:
+    import onnx
+
+    from inference.onnx_export import _split_outliers
+
+    model, downs, amax = fused
+    feeds = _batch(["🙂", "A completely ordinary sentence about the weather.", "x " * 300])
+    real = feeds["attention_mask"].astype(bool)
+    want = _run(model, feeds)
+    pooled = {}
+    for half in (False, True):
+        split_model = onnx.ModelProto()
+        split_model.CopyFrom(model)
+        assert _split_outliers(split_model, downs, amax, half=half) == [0, 1, 2, 3]
+        ops = [n.op_type for n in split_model.graph.node]
+        assert ops.count("FastGelu") == 6 + 4 and "Gather" not in set(ops) - {n.op_type for n in model.graph.node}
+        got = _run(split_model, feeds)
+        if not half:  # float32 weights: the same function, up to float rounding
+            assert np.abs(got - want)[real].max() < 1e-4
+        mask = real[:, :, None]
+        v = (got * mask).sum(axis=1) / mask.sum(axis=1)
+        pooled[half] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    w = (want * real[:, :, None]).sum(axis=1)
+    w /= np.linalg.norm(w, axis=1, keepdims=True)
+    assert ((pooled[True] * w).sum(axis=1) > 0.99999).all()  # float16 outlier weights: no visible change
+
+
+@pytest.mark.parametrize(("ratio", "layers"), [(1.0, [0, 1, 2, 3, 4, 5]), (1e9, [])])
+def test_outlier_ratio_decides_which_layers_split(fused, monkeypatch: pytest.MonkeyPatch, ratio: float,
+                                                  layers: list[int]) -> None:
+    import onnx
+
+    import inference.onnx_export as onnx_export
+
+    model, downs, amax = fused
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    monkeypatch.setattr(onnx_export, "OUTLIER_RATIO", ratio)
+    assert onnx_export._split_outliers(copy, downs, amax) == layers
+    assert len(copy.graph.node) == len(model.graph.node) + 6 * len(layers)  # per split: 2 Casts, 3 ops, Add, -0
 
 
 def test_int8_weights_use_the_coarse_grid_that_makes_them_compress(quantized) -> None:
