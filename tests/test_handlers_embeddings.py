@@ -336,6 +336,37 @@ def test_one_text_takes_the_lean_path_with_the_same_vector_as_a_batch_of_copies(
         assert truncated == truncated_copies[:1] == [len(text) > 500]
 
 
+@pytest.mark.parametrize("normalize", [True, False])
+@pytest.mark.parametrize("pooling", handler.POOLING_MODES)
+def test_every_pooling_mode_pools_one_text_as_sentence_transformers_does(model, monkeypatch: pytest.MonkeyPatch,
+                                                                         pooling: str, normalize: bool) -> None:
+    # the one-text path pools without a mask; sentence-transformers' Pooling module on the same token vectors
+    # (and the batch path, which pools with the mask) must give the same sentence vector
+    import torch
+    from sentence_transformers.models import Pooling
+
+    monkeypatch.setattr(model, "pooling", pooling)
+    monkeypatch.setattr(model, "normalize", normalize)
+    text = "A short sentence about cats, with ünïcode and 42 numbers."
+    encoding = model.tokenizer.encode(text)
+    ids = np.array([encoding.ids], dtype=np.int64)
+    tokens = model._hidden({"input_ids": ids, "attention_mask": np.ones_like(ids),
+                            "token_type_ids": np.zeros_like(ids)})
+    mode = {"mean": "mean", "cls": "cls", "max": "max", "mean_sqrt_len": "mean_sqrt_len_tokens"}[pooling]
+    want = Pooling(384, pooling_mode=mode)({"token_embeddings": torch.from_numpy(tokens),
+                                            "attention_mask": torch.from_numpy(ids * 0 + 1)})["sentence_embedding"]
+    want = torch.nn.functional.normalize(want, dim=1).numpy() if normalize else want.numpy()
+    alone, _ = model.embed([text])
+    np.testing.assert_allclose(alone, want, rtol=1e-5, atol=1e-6)
+    copies, _ = model.embed([text, text])  # the batch path, on the same activations
+    np.testing.assert_allclose(copies, np.repeat(alone, 2, axis=0), rtol=1e-5, atol=1e-6)
+    hidden = np.random.default_rng(0).standard_normal((3, 7, 384)).astype(np.float32)
+    mask = np.array([[1] * 7, [1] * 4 + [0] * 3, [1] + [0] * 6], dtype=np.int64)  # padded rows
+    want = Pooling(384, pooling_mode=mode)({"token_embeddings": torch.from_numpy(hidden),
+                                            "attention_mask": torch.from_numpy(mask)})["sentence_embedding"]
+    np.testing.assert_allclose(model._pool(hidden, mask), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
 # ------------------------------------------------------------------------------------------------ response
 @pytest.fixture(params=["orjson", "%.9g"])
 def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:

@@ -186,11 +186,7 @@ class EmbeddingModel:
         """
         np = self._np
         if len(texts) == 1:
-            # the batch-1 path, kept lean: encode() stays on this thread (encode_batch wakes the tokenizer's thread
-            # pool, whose spinning workers compete with onnxruntime's for the same 1-2 vCPUs), and one text needs
-            # no ordering, chunk plan or padding
-            encoding = self.tokenizer.encode(texts[0])
-            return self._encode([encoding]), [bool(encoding.overflowing)]
+            return self._embed_one(texts[0])
         encodings = self.tokenizer.encode_batch(texts)
         truncated = [bool(e.overflowing) for e in encodings]
         # (length, text): the same texts form the same chunks, in the same row order, whatever the input order
@@ -204,20 +200,44 @@ class EmbeddingModel:
             out[order[start:stop]] = self._encode(chunk)
         return out, truncated
 
-    def _encode(self, encodings):
+    def _embed_one(self, text: str):
+        """The batch-1 path, kept lean: a request's Python work runs with caches cold from the encoder (a few
+        numpy calls cost ~200 us there, 4x what they cost warm), so one text gets no ordering, chunk plan,
+        padding or mask arithmetic. encode() stays on this thread: encode_batch wakes the tokenizer's thread
+        pool, whose spinning workers compete with onnxruntime's for the same 1-2 vCPUs."""
         np = self._np
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask,
-                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        encoding = self.tokenizer.encode(text)
+        ids = np.array([encoding.ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),  # one unpadded text: every token is real
+                 "token_type_ids": np.array([encoding.type_ids], dtype=np.int64)}
+        hidden = self._hidden(feeds)[0]
+        if self.pooling == "cls":
+            vector = hidden[0]
+        elif self.pooling == "max":
+            vector = hidden.max(axis=0)
+        else:
+            vector = hidden.sum(axis=0) * np.float32(1 / (len(hidden) if self.pooling == "mean"
+                                                          else len(hidden) ** 0.5))
+        if self.normalize:
+            vector = vector * np.float32(1 / max(float(np.sqrt(vector @ vector)), 1e-12))
+        return vector[None, :].astype(np.float32, copy=False), [bool(encoding.overflowing)]
+
+    def _hidden(self, feeds: dict):
+        """last_hidden_state [rows, length, dimensions] as float32 for the graph's (or model's) inputs."""
         feeds = {name: feeds[name] for name in self.input_names if name in feeds}
         if self.runtime == "torch":
             torch = self._torch
             with torch.inference_mode():
                 out = self.encoder(**{k: torch.from_numpy(v) for k, v in feeds.items()})
-            hidden = out.last_hidden_state.float().numpy()
-        else:
-            hidden = self.session.run(None, feeds)[0]
-        vectors = self._pool(hidden.astype(np.float32, copy=False), mask)
+            return out.last_hidden_state.float().numpy()
+        return self.session.run(None, feeds)[0].astype(self._np.float32, copy=False)
+
+    def _encode(self, encodings):
+        np = self._np
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask,
+                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        vectors = self._pool(self._hidden(feeds), mask)
         if self.normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = vectors / np.maximum(norms, 1e-12)
