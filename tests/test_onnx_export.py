@@ -111,7 +111,9 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
     casts = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "Cast"}
     assert sorted(halves[casts[n.input[1]]] for n in floats) == \
         sorted([(384, OUTLIER_CHANNELS), (OUTLIER_CHANNELS, 384)] * len(split))
-    assert settings["matmul"]["smoothed_inputs"] == 12  # 6 x (attention input, FFN-up input)
+    # FFN-up inputs of all 6 layers, attention inputs of layers 3-5 (the others have no dominant channel)
+    smooth_muls = [n for n in graph.node if n.op_type == "Mul" and n.name.startswith("sls_smooth_")]
+    assert settings["matmul"]["smoothed_inputs"] == 9 == len(smooth_muls)
     int8 = onnx.TensorProto.INT8
     int8_tables = {tuple(i.dims) for i in graph.initializer if i.data_type == int8 and len(i.dims) == 2}
     word = settings["embedding_tables"]["inner.embeddings.word_embeddings.weight"]
@@ -122,13 +124,34 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
 
 @pytest.fixture(scope="module")
 def fused(exported) -> tuple:
-    """The fused float graph and the calibration maxima of the FFN down-projection inputs."""
-    from inference.onnx_export import _calibration_texts, _fuse, _gelu_fed, _input_absmax
+    """The fused float graph, its FFN down-projections and the calibration maxima of every smoothing / split
+    candidate's input."""
+    from inference.onnx_export import _calibration_texts, _fuse, _gelu_fed, _input_absmax, _layernorm_fed
 
     model = _fuse(exported[0], num_heads=12, hidden_size=384)
     downs = _gelu_fed(model)
+    tensors = sorted({n.input[0] for n in downs + _layernorm_fed(model)})
     tokenizer_file = default_model_path() / "tokenizer.json"
-    return model, downs, _input_absmax(model, [n.input[0] for n in downs], tokenizer_file, _calibration_texts())
+    return model, downs, _input_absmax(model, tensors, tokenizer_file, _calibration_texts())
+
+
+@pytest.mark.parametrize(("ratio", "smoothed"), [(0.0, 12), (4.5, 9), (1e9, 0)])
+def test_smoothing_is_exact_in_float_and_applies_where_a_channel_dominates(fused, monkeypatch: pytest.MonkeyPatch,
+                                                                            ratio: float, smoothed: int) -> None:
+    import onnx
+
+    import inference.onnx_export as onnx_export
+
+    model, _, amax = fused
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    monkeypatch.setattr(onnx_export, "SMOOTH_RATIO", ratio)
+    assert onnx_export._smooth(copy, onnx_export._layernorm_fed(copy), amax) == smoothed
+    assert len([n for n in copy.graph.node if n.op_type == "Mul" and n.name.startswith("sls_smooth_")]) == smoothed
+    feeds = _batch(["🙂", "A completely ordinary sentence about the weather.", "x " * 300])
+    real = feeds["attention_mask"].astype(bool)
+    want = _run(model, feeds)
+    assert np.abs(_run(copy, feeds) - want)[real].max() < 1e-4 * np.abs(want).max()
 
 
 def _run(model, feeds: dict[str, np.ndarray]) -> np.ndarray:

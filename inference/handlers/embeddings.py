@@ -36,6 +36,7 @@ This file runs in the image (Python 3.11/3.12) and imports nothing from the `inf
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 
@@ -175,6 +176,11 @@ class EmbeddingModel:
                 os.path.join(model_dir, model["file"]), sess_options=opts, providers=["CPUExecutionProvider"]
             )
             self.input_names = [i.name for i in self.session.get_inputs()]
+            names = set(self.input_names)
+            if not {"input_ids", "attention_mask"} <= names <= {"input_ids", "attention_mask", "token_type_ids"}:
+                raise ValueError(f"{model['file']} takes inputs {self.input_names}; this handler feeds input_ids, "
+                                 "attention_mask and optionally token_type_ids")
+        self._type_ids = "token_type_ids" in self.input_names
 
     def embed(self, texts: list[str]):
         """(float32 array [len(texts), dimensions], [truncated?] per text).
@@ -201,42 +207,46 @@ class EmbeddingModel:
         return out, truncated
 
     def _embed_one(self, text: str):
-        """The batch-1 path, kept lean: a request's Python work runs with caches cold from the encoder (a few
-        numpy calls cost ~200 us there, 4x what they cost warm), so one text gets no ordering, chunk plan,
-        padding or mask arithmetic. encode() stays on this thread: encode_batch wakes the tokenizer's thread
-        pool, whose spinning workers compete with onnxruntime's for the same 1-2 vCPUs."""
+        """The batch-1 path, kept lean: a request's Python work runs with caches cold from the encoder (a numpy
+        call costs ~7 us there, several times what it costs warm), so one text gets no ordering, chunk plan,
+        padding or mask arithmetic, and as few numpy calls as its pooling needs. encode() stays on this thread:
+        encode_batch wakes the tokenizer's thread pool, whose spinning workers compete with onnxruntime's for
+        the same 1-2 vCPUs."""
         np = self._np
         encoding = self.tokenizer.encode(text)
         ids = np.array([encoding.ids], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids),  # one unpadded text: every token is real
-                 "token_type_ids": np.array([encoding.type_ids], dtype=np.int64)}
-        hidden = self._hidden(feeds)[0]
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}  # one unpadded text: every token is real
+        if self._type_ids:
+            feeds["token_type_ids"] = np.array([encoding.type_ids], dtype=np.int64)
+        hidden = self._hidden(feeds)[0]  # [tokens, dimensions], ours to modify
         if self.pooling == "cls":
             vector = hidden[0]
         elif self.pooling == "max":
             vector = hidden.max(axis=0)
         else:
-            vector = hidden.sum(axis=0) * np.float32(1 / (len(hidden) if self.pooling == "mean"
-                                                          else len(hidden) ** 0.5))
+            vector = hidden.sum(axis=0)
+            if not self.normalize:  # (normalising cancels the 1/n or 1/sqrt(n) of mean and mean_sqrt_len)
+                vector *= 1 / (len(hidden) if self.pooling == "mean" else len(hidden) ** 0.5)
         if self.normalize:
-            vector = vector * np.float32(1 / max(float(np.sqrt(vector @ vector)), 1e-12))
-        return vector[None, :].astype(np.float32, copy=False), [bool(encoding.overflowing)]
+            vector *= 1 / max(math.sqrt(vector @ vector), 1e-12)
+        return vector[None, :], [bool(encoding.overflowing)]
 
     def _hidden(self, feeds: dict):
-        """last_hidden_state [rows, length, dimensions] as float32 for the graph's (or model's) inputs."""
-        feeds = {name: feeds[name] for name in self.input_names if name in feeds}
+        """last_hidden_state [rows, length, dimensions] as float32 for the graph's (or model's) inputs; feeds
+        holds input_ids, attention_mask and, if the graph takes it, token_type_ids."""
         if self.runtime == "torch":
             torch = self._torch
             with torch.inference_mode():
                 out = self.encoder(**{k: torch.from_numpy(v) for k, v in feeds.items()})
             return out.last_hidden_state.float().numpy()
-        return self.session.run(None, feeds)[0].astype(self._np.float32, copy=False)
+        return self.session.run(None, feeds)[0]  # float32: the graphs' output type (onnx_export.py)
 
     def _encode(self, encodings):
         np = self._np
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask,
-                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+        feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64), "attention_mask": mask}
+        if self._type_ids:
+            feeds["token_type_ids"] = np.array([e.type_ids for e in encodings], dtype=np.int64)
         vectors = self._pool(self._hidden(feeds), mask)
         if self.normalize:
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -377,7 +387,7 @@ def predict_fn(data: dict, model: EmbeddingModel) -> dict:
 
 
 def _accepts_json(accept: str | None) -> bool:
-    if not accept or not accept.strip():
+    if not accept or accept == JSON or not accept.strip():
         return True
     return any(_media_type(part) in (JSON, "application/*", "*/*") for part in accept.split(","))
 
@@ -395,7 +405,9 @@ def output_fn(prediction: dict, accept: str | None) -> bytes:
     import numpy as np
 
     vectors = np.ascontiguousarray(prediction["embeddings"], dtype=np.float32)
-    if not np.isfinite(vectors).all():
+    # one reduction instead of isfinite() + all(): a float64 sum of float32 values cannot overflow, so it is
+    # finite exactly when every value is (NaN and +-inf propagate)
+    if not math.isfinite(vectors.sum(dtype=np.float64)):
         raise ValueError("the model produced a non-finite embedding; refusing to send invalid JSON")
     if orjson is not None:
         return orjson.dumps({**prediction, "embeddings": vectors}, option=orjson.OPT_SERIALIZE_NUMPY)
