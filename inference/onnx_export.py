@@ -320,9 +320,10 @@ def _split_outliers(model, targets: list, amax: dict, *, half: bool = True) -> l
         keep = np.setdiff1d(np.arange(wd.shape[0]), out)
         base = f"sls_outlier_{i}"
         layer = {"up": up, "gelu": gelu, "down": down, "wu": wu, "wd": wd, "bias": bias}
-        replacement = _ffn_part(model, layer, f"{base}_int8", keep, half=False) + \
-            _ffn_part(model, layer, f"{base}_outlier", out, half=half) + [
-            helper.make_node("Add", [f"{base}_int8_y", f"{base}_outlier_y"], [down.output[0]], name=f"{base}_add")]
+        ordinary = _ffn_part(model, layer, base, "int8", keep, half=False)
+        outliers = _ffn_part(model, layer, base, "outlier", out, half=half)
+        replacement = ordinary + outliers + [helper.make_node(
+            "Add", [ordinary[-1].output[0], outliers[-1].output[0]], [down.output[0]], name=f"{base}_add")]
         nodes[nodes.index(up):nodes.index(up) + 1] = replacement
         nodes.remove(gelu)
         nodes.remove(down)
@@ -334,31 +335,32 @@ def _split_outliers(model, targets: list, amax: dict, *, half: bool = True) -> l
     return split
 
 
-def _ffn_part(model, layer: dict, base: str, idx, *, half: bool) -> list:
-    """Nodes of a layer's FFN restricted to the intermediate channels idx (weights: float16 behind a Cast if
-    half). Its MatMuls are named <original>_int8 (quantized later) or <original>_float (left in float)."""
+def _ffn_part(model, layer: dict, base: str, part: str, idx, *, half: bool) -> list:
+    """Nodes of a layer's FFN restricted to the intermediate channels idx, its output last (weights: float16
+    behind a Cast if half). Part "int8" keeps the original MatMul names (quantized later); any other part's
+    MatMuls are named <original>_<part>_float, which _quantize_matmuls and _coarsen_weights leave in float."""
     import numpy as np
     from onnx import TensorProto, helper
 
     up, gelu, down = layer["up"], layer["gelu"], layer["down"]
-    suffix = "_float" if base.endswith("_outlier") else ""
+    prefix, suffix = f"{base}_{part}", "" if part == "int8" else "_float"
     made = []
     for key, w in (("wu", layer["wu"][:, idx]), ("wd", layer["wd"][idx])):
         if half:
-            _set_init(model, f"{base}_{key}_f16", w.astype(np.float16))
-            made.append(helper.make_node("Cast", [f"{base}_{key}_f16"], [f"{base}_{key}"], to=TensorProto.FLOAT,
-                                         name=f"{base}_{key}_cast"))
+            _set_init(model, f"{prefix}_{key}_f16", w.astype(np.float16))
+            made.append(helper.make_node("Cast", [f"{prefix}_{key}_f16"], [f"{prefix}_{key}"], to=TensorProto.FLOAT,
+                                         name=f"{prefix}_{key}_cast"))
         else:
-            _set_init(model, f"{base}_{key}", w.astype(np.float32))
-    gelu_inputs = [f"{base}_u"]
+            _set_init(model, f"{prefix}_{key}", w.astype(np.float32))
+    gelu_inputs = [f"{prefix}_u"]
     if layer["bias"] is not None:
-        _set_init(model, f"{base}_bias", layer["bias"][idx].astype(np.float32))
-        gelu_inputs.append(f"{base}_bias")
-    part = base.rsplit("_", 1)[1]
+        _set_init(model, f"{prefix}_bias", layer["bias"][idx].astype(np.float32))
+        gelu_inputs.append(f"{prefix}_bias")
     return made + [
-        helper.make_node("MatMul", [up.input[0], f"{base}_wu"], [f"{base}_u"], name=f"{up.name}_{part}{suffix}"),
-        helper.make_node(gelu.op_type, gelu_inputs, [f"{base}_g"], domain=gelu.domain, name=f"{gelu.name}_{part}"),
-        helper.make_node("MatMul", [f"{base}_g", f"{base}_wd"], [f"{base}_y"], name=f"{down.name}_{part}{suffix}"),
+        helper.make_node("MatMul", [up.input[0], f"{prefix}_wu"], [f"{prefix}_u"], name=f"{up.name}_{part}{suffix}"),
+        helper.make_node(gelu.op_type, gelu_inputs, [f"{prefix}_g"], domain=gelu.domain, name=f"{gelu.name}_{part}"),
+        helper.make_node("MatMul", [f"{prefix}_g", f"{prefix}_wd"], [f"{prefix}_y"],
+                         name=f"{down.name}_{part}{suffix}"),
     ]
 
 

@@ -242,6 +242,25 @@ def test_model_fn_refuses_a_tampered_artifact(model_dir: Path, tmp_path: Path) -
         handler.model_fn(str(copy))
 
 
+def test_a_graph_with_other_inputs_fails_the_load_naming_them_and_what_is_fed(model_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["pixel_values"], ["last_hidden_state"])], "g",
+                              [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, [1, None, 384])],
+                              [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "other.onnx"))
+    shutil.copy(model_dir / "tokenizer.json", tmp_path / "tokenizer.json")
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["model"]["file"] = "other.onnx"
+    with pytest.raises(ValueError, match=r"other.onnx takes inputs \['pixel_values'\]; this handler feeds input_ids, "
+                                         r"attention_mask and optionally token_type_ids"):
+        handler.EmbeddingModel(str(tmp_path), manifest)
+
+
 def test_artifact_layout_and_manifest(artifact_tar: Path, model_dir: Path) -> None:
     manifest = read_manifest(artifact_tar)
     assert manifest["framework"] == "huggingface" and manifest["runtime"] in ("onnx", "onnx-int8", "torch")
