@@ -1,12 +1,17 @@
-"""Pulumi program: validated settings first (nothing is declared if config is bad), then the stack."""
+"""Pulumi program: the config is validated first, then artifacts are found or built, then the stack is declared.
+
+A bad config or a failed build raises before any resource exists.
+"""
 
 from __future__ import annotations
 
 import pulumi
 
-from components.program import build
+from artifacts import resolve_artifacts
+from program import build
 from settings import load_settings
 
 settings = load_settings()
-for name, value in build(settings).items():
+artifacts = resolve_artifacts(settings)
+for name, value in build(settings, artifacts).items():
     pulumi.export(name, value)

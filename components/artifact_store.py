@@ -15,17 +15,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from settings import ResolvedArtifact
-
 
 def object_key(endpoint: str, sha256: str) -> str:
     """S3 key of an endpoint's artifact: content-addressed, so a new key means new bytes."""
     return f"artifacts/{endpoint}/{sha256}/model.tar.gz"
 
 
+@dataclass(frozen=True)
+class ArtifactFile:
+    """A built model.tar.gz on disk and its sha256 (the caller computed it from the same bytes)."""
+
+    path: str
+    sha256: str
+
+
 @dataclass
 class ArtifactStoreArgs:
-    artifacts: Mapping[str, ResolvedArtifact]  # endpoint name -> built artifact
+    artifacts: Mapping[str, ArtifactFile]  # endpoint name -> its artifact
     kms_key_arn: pulumi.Input[str] | None = None
     force_destroy: bool = False
 
@@ -119,7 +125,7 @@ class ArtifactStore(pulumi.ComponentResource):
                 f"{name}-{endpoint}-artifact",
                 bucket=bucket.id,
                 key=key,
-                source=pulumi.FileAsset(str(artifact.path)),
+                source=pulumi.FileAsset(artifact.path),
                 content_type="application/gzip",
                 metadata={"sha256": artifact.sha256},
                 # The bucket's default encryption must be in place before the first object lands.

@@ -1,27 +1,35 @@
-"""Model -> EndpointConfiguration -> Endpoint for one endpoint of the stack (serverless or instance-based).
+"""One endpoint and everything it needs: execution role, Model -> EndpointConfiguration -> Endpoint, invoke
+access and optional autoscaling.
 
 SageMaker Models and EndpointConfigurations are immutable: every argument change replaces them. They are left
 to Pulumi's auto-naming, so a change creates the new model and config first, then UpdateEndpoint switches the
 endpoint in place (no downtime, no "already existing" name clash), then the old ones are deleted. Only the
-Endpoint carries a stable name (config `endpoint_name`), which clients and the log group use.
+Endpoint carries a stable name (`endpoint_name`), which clients and the log group use.
+
+The role, invoke access and scaling components were once declared beside this one, at the stack's root; their
+aliases keep the URNs a deployed stack knows, so an update moves them here without replacing anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from settings import EndpointSettings
+from components.context import AwsContext
+from components.execution_role import ExecutionRole, ExecutionRoleArgs
+from components.invoke_access import InvokeAccess, InvokeAccessArgs
+from components.scaling import Scaling, ScalingArgs, TargetTracking
+from inference.limits import VARIANT_NAME
 
 MODEL_DIR_CODE = "/opt/ml/model/code"  # where SageMaker unpacks the artifact's code/ directory
 
-# Per framework, what the container needs to find and size our handler (AWS_FACTS.md, toolkit sources):
+# Per framework, what the container needs to find and size our handler (docs/aws-facts.md, toolkit sources):
 # - scikit-learn image: the entry script is named by SAGEMAKER_PROGRAM inside SAGEMAKER_SUBMIT_DIRECTORY.
 # - HF image: code/inference.py is found by convention. One model-server worker, because the memory tier was
-#   sized for one handler's peak RSS (inference/sizing.py). SAGEMAKER_MODEL_SERVER_WORKERS becomes MMS's
+#   sized for one handler's peak RSS (inference sizing). SAGEMAKER_MODEL_SERVER_WORKERS becomes MMS's
 #   default_workers_per_model (sagemaker-inference-toolkit model_server._generate_mms_config_properties);
 #   MMS_DEFAULT_WORKERS_PER_MODEL is the same setting read by MMS itself, for the HF toolkit's own MMS start.
 #   SAGEMAKER_MODEL_SERVER_TIMEOUT is left at the toolkit default (60 s), which equals serverless's invocation limit.
@@ -37,27 +45,48 @@ BASE_ENVIRONMENT: dict[str, dict[str, str]] = {
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
     },
 }
+MOVED_FROM_ROOT = [pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
 
 
-def container_environment(endpoint: EndpointSettings) -> dict[str, str]:
-    """The Model's environment: framework defaults, what the artifact's manifest asks for, then config on top."""
-    env = dict(BASE_ENVIRONMENT[endpoint.framework])
-    env.update(endpoint.artifact.environment)
-    if endpoint.framework == "sklearn":
-        env.setdefault("SAGEMAKER_PROGRAM", endpoint.artifact.program)
-    env.update(endpoint.environment)
+def container_environment(framework: str, program: str, environment: Mapping[str, str]) -> dict[str, str]:
+    """The Model's environment: the framework's defaults, then `environment` (the artifact's, then config's)."""
+    env = dict(BASE_ENVIRONMENT[framework])
+    if framework == "sklearn":
+        env["SAGEMAKER_PROGRAM"] = program
+    env.update(environment)
     return env
+
+
+@dataclass(frozen=True)
+class Serverless:
+    memory_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class Instances:
+    instance_type: str
+    count: int
 
 
 @dataclass
 class InferenceEndpointArgs:
-    endpoint: EndpointSettings
-    role_arn: pulumi.Input[str]
-    role_policy: pulumi.Resource  # the Model waits for the role's permissions
-    image_uri: pulumi.Input[str]
-    model_data_url: pulumi.Input[str]
+    context: AwsContext
+    endpoint_name: str  # the SageMaker endpoint's name
+    framework: str  # "huggingface" | "sklearn": how the image finds the handler
+    image_repository: str  # a prebuilt SageMaker image, resolved per region with get_prebuilt_ecr_image
+    image_tag: str
+    region: str
+    model_data_url: pulumi.Input[str]  # s3://bucket/key of the model.tar.gz
+    artifact_object_arn: pulumi.Input[str]  # what the execution role may read
+    capacity: Serverless | Instances
+    program: str = "inference.py"  # the handler's file in the artifact's code/
+    environment: Mapping[str, str] = field(default_factory=dict)
+    scaling: TargetTracking | None = None
+    lambda_role: bool = False  # also create a Lambda execution role that may invoke the endpoint
     kms_key_arn: pulumi.Input[str] | None = None
-    protect: bool = False
+    protect: bool = False  # `pulumi destroy` refuses to delete the endpoint
 
 
 class InferenceEndpoint(pulumi.ComponentResource):
@@ -65,64 +94,112 @@ class InferenceEndpoint(pulumi.ComponentResource):
     endpoint_arn: pulumi.Output[str]
     model_name: pulumi.Output[str]
     config_name: pulumi.Output[str]
+    image_uri: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    invoke_policy_arn: pulumi.Output[str]
+    lambda_role_arn: pulumi.Output[str] | None
     variant_name: str
 
     def __init__(self, name: str, args: InferenceEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("sls:index:InferenceEndpoint", name, None, opts)
-        ep = args.endpoint
         sm = aws.sagemaker
+        image = sm.get_prebuilt_ecr_image_output(
+            repository_name=args.image_repository,
+            image_tag=args.image_tag,
+            region=args.region,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        role = ExecutionRole(
+            f"{name}-exec",
+            ExecutionRoleArgs(
+                context=args.context,
+                endpoint_name=args.endpoint_name,
+                artifact_object_arn=args.artifact_object_arn,
+                image_repository=args.image_repository,
+                image_registry_id=image.registry_id,
+                kms_key_arn=args.kms_key_arn,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, aliases=MOVED_FROM_ROOT),
+        )
         # No sleep for IAM propagation: the provider retries CreateModel while the new role propagates.
         model = sm.Model(
             f"{name}-model",
-            execution_role_arn=args.role_arn,
+            execution_role_arn=role.arn,
             primary_container=sm.ModelPrimaryContainerArgs(
-                image=args.image_uri,
+                image=image.registry_path,
                 model_data_url=args.model_data_url,
-                environment=container_environment(ep),
+                environment=container_environment(args.framework, args.program, args.environment),
                 mode="SingleModel",
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.role_policy]),
-        )
-        variant = sm.EndpointConfigurationProductionVariantArgs(
-            model_name=model.name,
-            variant_name=ep.variant_name,
-            **_capacity(ep),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role.policy]),
         )
         config = sm.EndpointConfiguration(
             f"{name}-config",
-            production_variants=[variant],
+            production_variants=[
+                sm.EndpointConfigurationProductionVariantArgs(
+                    model_name=model.name, variant_name=VARIANT_NAME, **_capacity(args.capacity)
+                )
+            ],
             kms_key_arn=args.kms_key_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
         endpoint = sm.Endpoint(
             f"{name}-endpoint",
-            name=ep.endpoint_name,
+            name=args.endpoint_name,
             endpoint_config_name=config.name,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
+        access = InvokeAccess(
+            f"{name}-invoke",
+            InvokeAccessArgs(
+                context=args.context,
+                endpoint_name=args.endpoint_name,
+                endpoint_arn=endpoint.arn,
+                lambda_role=args.lambda_role,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, aliases=MOVED_FROM_ROOT),
+        )
+        if args.scaling is not None:
+            Scaling(
+                f"{name}-scaling",
+                ScalingArgs(
+                    endpoint_name=endpoint.name,
+                    variant_name=VARIANT_NAME,
+                    policy=args.scaling,
+                    serverless=isinstance(args.capacity, Serverless),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, aliases=MOVED_FROM_ROOT),
+            )
         self.endpoint_name = endpoint.name
         self.endpoint_arn = endpoint.arn
         self.model_name = model.name
         self.config_name = config.name
-        self.variant_name = ep.variant_name
+        self.image_uri = image.registry_path
+        self.role_arn = role.arn
+        self.invoke_policy_arn = access.policy_arn
+        self.lambda_role_arn = access.lambda_role_arn
+        self.variant_name = VARIANT_NAME
         self.register_outputs(
-            {"endpoint_name": self.endpoint_name, "endpoint_arn": self.endpoint_arn, "model_name": self.model_name}
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_arn": self.endpoint_arn,
+                "model_name": self.model_name,
+                "invoke_policy_arn": self.invoke_policy_arn,
+            }
         )
 
 
-def _capacity(ep: EndpointSettings) -> Mapping[str, object]:
-    if ep.serverless is not None:
-        s = ep.serverless
+def _capacity(capacity: Serverless | Instances) -> Mapping[str, object]:
+    if isinstance(capacity, Serverless):
         return {
             "serverless_config": aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
-                memory_size_in_mb=s.memory_mb,
-                max_concurrency=s.max_concurrency,
-                provisioned_concurrency=s.provisioned_concurrency,
+                memory_size_in_mb=capacity.memory_mb,
+                max_concurrency=capacity.max_concurrency,
+                provisioned_concurrency=capacity.provisioned_concurrency,
             )
         }
-    assert ep.instance is not None
     return {
-        "instance_type": ep.instance.instance_type,
-        "initial_instance_count": ep.instance.count,
+        "instance_type": capacity.instance_type,
+        "initial_instance_count": capacity.count,
         "initial_variant_weight": 1.0,
     }

@@ -15,25 +15,39 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from settings import EndpointSettings, MonitoringSettings
-
 INVOCATION_NS = "AWS/SageMaker"
 INSTANCE_NS = "/aws/sagemaker/Endpoints"
 US_PER_MS = 1000  # ModelLatency / ModelSetupTime unit is microseconds
 
 
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """When an endpoint's alarms fire; None leaves that alarm out."""
+
+    errors_5xx: int | None = None  # Invocation5XXErrors, Sum per period, alarm when >= this
+    errors_4xx: int | None = None  # Invocation4XXErrors, Sum per period
+    latency_p90_ms: float | None = None  # ModelLatency p90 (published in microseconds)
+    cold_start_ms: float | None = None  # ModelSetupTime Maximum (microseconds); serverless only
+    period_s: int = 300
+    evaluation_periods: int = 1
+
+
 @dataclass
 class MonitoredEndpoint:
-    settings: EndpointSettings
+    name: str  # short key: alarm names and dashboard titles
     endpoint_name: pulumi.Input[str]  # the deployed endpoint's name (an Output: alarms wait for the endpoint)
+    variant_name: str
+    alarms: AlarmThresholds | None = None
 
 
 @dataclass
 class MonitoringArgs:
     endpoints: Sequence[MonitoredEndpoint]
-    settings: MonitoringSettings | None
     region: pulumi.Input[str]
     dashboard_name: str
+    dashboard: bool = False
+    sns_topic: bool = False
+    email: str | None = None  # subscribed to the SNS topic
 
 
 @dataclass(frozen=True)
@@ -46,9 +60,8 @@ class AlarmSpec:
     comparison: str = "GreaterThanOrEqualToThreshold"
 
 
-def alarm_specs(ep: EndpointSettings) -> list[AlarmSpec]:
-    """The alarms an endpoint's config asks for (none when it has no `alarms`)."""
-    a = ep.alarms
+def alarm_specs(a: AlarmThresholds | None) -> list[AlarmSpec]:
+    """The alarms the thresholds ask for (none without thresholds)."""
     if a is None:
         return []
     specs = []
@@ -89,27 +102,27 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("sls:index:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        m = args.settings or MonitoringSettings(dashboard=False)
         self.topic_arn = None
-        if m.sns_topic:
+        if args.sns_topic:
             topic = aws.sns.Topic(f"{name}-alarms", opts=child)
             self.topic_arn = topic.arn
-            if m.email:
+            if args.email:
                 aws.sns.TopicSubscription(
-                    f"{name}-alarms-email", topic=topic.arn, protocol="email", endpoint=m.email, opts=child
+                    f"{name}-alarms-email", topic=topic.arn, protocol="email", endpoint=args.email, opts=child
                 )
         actions = [self.topic_arn] if self.topic_arn is not None else []
         self.alarm_arns = {}
-        for mon in args.endpoints:
-            ep = mon.settings
-            for spec in alarm_specs(ep):
+        for ep in args.endpoints:
+            for spec in alarm_specs(ep.alarms):
                 assert ep.alarms is not None
                 alarm = aws.cloudwatch.MetricAlarm(
                     f"{name}-{ep.name}-{spec.suffix}",
-                    alarm_description=f"{ep.endpoint_name}: {spec.description} over {ep.alarms.period_s} s",
+                    alarm_description=pulumi.Output.concat(
+                        ep.endpoint_name, f": {spec.description} over {ep.alarms.period_s} s"
+                    ),
                     namespace=INVOCATION_NS,
                     metric_name=spec.metric,
-                    dimensions={"EndpointName": mon.endpoint_name, "VariantName": ep.variant_name},
+                    dimensions={"EndpointName": ep.endpoint_name, "VariantName": ep.variant_name},
                     statistic=spec.statistic,
                     extended_statistic="p90" if spec.statistic is None else None,
                     period=ep.alarms.period_s,
@@ -123,7 +136,7 @@ class Monitoring(pulumi.ComponentResource):
                 )
                 self.alarm_arns[f"{ep.name}-{spec.suffix}"] = alarm.arn
         self.dashboard_name = None
-        if m.dashboard:
+        if args.dashboard:
             dashboard = aws.cloudwatch.Dashboard(
                 f"{name}-dashboard",
                 dashboard_name=args.dashboard_name,
@@ -138,7 +151,7 @@ def dashboard_body(endpoints: Sequence[MonitoredEndpoint], region: pulumi.Input[
     """One row per endpoint: invocations, latency, errors, cold starts, memory and CPU."""
     widgets = []
     for row, mon in enumerate(endpoints):
-        dims = ["EndpointName", mon.endpoint_name, "VariantName", mon.settings.variant_name]
+        dims = ["EndpointName", mon.endpoint_name, "VariantName", mon.variant_name]
         panels = [
             ("Invocations", [[INVOCATION_NS, "Invocations", *dims, {"stat": "Sum"}]]),
             (
@@ -173,7 +186,7 @@ def dashboard_body(endpoints: Sequence[MonitoredEndpoint], region: pulumi.Input[
                     "width": 8,
                     "height": 6,
                     "properties": {
-                        "title": f"{mon.settings.name}: {title}",
+                        "title": f"{mon.name}: {title}",
                         "metrics": metrics,
                         "region": region,
                         "view": "timeSeries",

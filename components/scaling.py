@@ -14,17 +14,26 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from settings import ScalingSettings
-
 PROVISIONED = ("sagemaker:variant:DesiredProvisionedConcurrency", "SageMakerVariantProvisionedConcurrencyUtilization")
 INSTANCES = ("sagemaker:variant:DesiredInstanceCount", "SageMakerVariantInvocationsPerInstance")
+
+
+@dataclass(frozen=True)
+class TargetTracking:
+    """Keep the scaled capacity between min and max, near target_value of the metric."""
+
+    min_capacity: int
+    max_capacity: int
+    target_value: float  # serverless: provisioned-concurrency utilization 0-1; instances: invocations/instance/min
+    scale_in_cooldown_s: int = 300
+    scale_out_cooldown_s: int = 60
 
 
 @dataclass
 class ScalingArgs:
     endpoint_name: pulumi.Input[str]
     variant_name: str
-    scaling: ScalingSettings
+    policy: TargetTracking
     serverless: bool  # True: provisioned concurrency; False: instance count
 
 
@@ -35,7 +44,7 @@ class Scaling(pulumi.ComponentResource):
     def __init__(self, name: str, args: ScalingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("sls:index:Scaling", name, None, opts)
         dimension, metric = PROVISIONED if args.serverless else INSTANCES
-        s = args.scaling
+        s = args.policy
         target = aws.appautoscaling.Target(
             f"{name}-target",
             service_namespace="sagemaker",

@@ -22,6 +22,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.proto import resource_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
@@ -220,18 +221,57 @@ class Registered:
     dependencies: list[str]
     provider: str
     urn: str
+    aliases: list[str] = field(default_factory=list)  # full URNs this resource answers to from earlier programs
 
 
 class RecordingMonitor(MockMonitor):
-    """MockMonitor that also keeps every registration's options and the state the mocks returned."""
+    """MockMonitor that also keeps every registration's options and the state the mocks returned.
+
+    URNs are made as the engine makes them: the parent's whole type chain (not just its last type, as
+    MockMonitor does), and nothing for the root stack; so a URN here is the URN a deployed stack holds.
+    It reports no support for alias specs, so the SDK sends each alias as the full URN it stands for; like the
+    engine, it then gives every child the aliases its parent's aliases imply (`inherited`), so a component
+    moved with an alias carries its children's old URNs too. Tests compare URNs directly.
+    """
 
     def __init__(self, mocks: AwsMocks):
         super().__init__(mocks)
         self.registered: list[Registered] = []
+        self.aliases: dict[str, list[str]] = {}  # urn -> the URNs it answers to from earlier programs
+
+    def inherited(self, parent: str, type_: str, name: str) -> list[str]:
+        """The child's URNs under each of its parent's former URNs (a `<parent>-x` name follows the parent's)."""
+        out = []
+        parent_name = parent.split("::")[-1] if parent else ""
+        for alias in self.aliases.get(parent, []):
+            alias_name = alias.split("::")[-1]
+            child = alias_name + name[len(parent_name) :] if parent_name and name.startswith(parent_name) else name
+            out.append(f"{alias[: alias.rfind('::')]}${type_}::{child}")
+        return out
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        chain = parent.split("::")[2] if parent else ""
+        if chain and chain != "pulumi:pulumi:Stack":
+            type_ = f"{chain}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def SupportsFeature(self, request):  # noqa: N802 (gRPC method name)
+        if request.id == "aliasSpecs":
+            return type("SupportsFeatureResponse", (object,), {"hasSupport": False})
+        return super().SupportsFeature(request)
+
+    def GetDeploymentInfo(self, request):  # noqa: N802 (gRPC method name)
+        info = super().GetDeploymentInfo(request)
+        features = [f for f in info.supportedFeatures if f != resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS]
+        return resource_pb2.DeploymentInfo(supportedFeatures=features)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
+            self.aliases[response.urn] = [
+                *request.aliasURNs,
+                *self.inherited(request.parent, request.type, request.name),
+            ]
             reg = self.resources[response.urn]
             self.registered.append(
                 Registered(
@@ -244,6 +284,7 @@ class RecordingMonitor(MockMonitor):
                     dependencies=list(request.dependencies),
                     provider=request.provider,
                     urn=response.urn,
+                    aliases=self.aliases[response.urn],
                 )
             )
         return response

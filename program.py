@@ -1,0 +1,194 @@
+"""The whole stack, declared from validated Settings and resolved artifacts: what `__main__.py` runs, and what
+the tests run under mocks.
+
+Provider (region from config, default tags on every resource), optional KMS key, one artifact store, one
+InferenceEndpoint per endpoint, monitoring; returns the stack outputs. Settings are translated here into each
+component's own Args, so the components know nothing of this program's config.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from artifacts import ResolvedArtifact
+from components.artifact_store import ArtifactFile, ArtifactStore, ArtifactStoreArgs
+from components.context import AwsContext, aws_context
+from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs, Instances, Serverless
+from components.monitoring import AlarmThresholds, MonitoredEndpoint, Monitoring, MonitoringArgs
+from components.scaling import TargetTracking
+from settings import EndpointSettings, Settings
+
+DEFAULT_EXAMPLES = {  # used when an artifact's manifest carries no example request
+    "huggingface": {"inputs": ["How long does a cold start take?"]},
+    "sklearn": {"instances": [[0.0]]},
+}
+
+
+def default_tags(settings: Settings) -> dict[str, str]:
+    """Tags every resource gets through the provider's default_tags (config `tags` may add or override)."""
+    return {"project": settings.project, "stack": settings.stack, "managed-by": "pulumi", **settings.tags}
+
+
+def invoke_example(
+    ep: EndpointSettings, artifact: ResolvedArtifact, endpoint_name: pulumi.Input[str], region: pulumi.Input[str]
+) -> pulumi.Output[str]:
+    """A ready-to-run AWS CLI call of the endpoint (needs the invoke policy)."""
+    body = artifact.example_request or json.dumps(DEFAULT_EXAMPLES[ep.framework])
+    return pulumi.Output.concat(
+        "aws sagemaker-runtime invoke-endpoint --region ",
+        region,
+        " --endpoint-name ",
+        endpoint_name,
+        " --content-type ",
+        artifact.content_type,
+        " --accept application/json",
+        " --cli-binary-format raw-in-base64-out --body ",
+        shlex.quote(body),
+        " /dev/stdout",
+    )
+
+
+def endpoint_args(
+    ep: EndpointSettings,
+    artifact: ResolvedArtifact,
+    *,
+    settings: Settings,
+    context: AwsContext,
+    model_data_url: pulumi.Input[str],
+    artifact_object_arn: pulumi.Input[str],
+    kms_key_arn: pulumi.Input[str] | None,
+) -> InferenceEndpointArgs:
+    """An endpoint's config and artifact as the InferenceEndpoint component's inputs."""
+    capacity: Serverless | Instances
+    if ep.serverless is not None:
+        s = ep.serverless
+        capacity = Serverless(s.memory_mb, s.max_concurrency, s.provisioned_concurrency)
+    else:
+        assert ep.instance is not None
+        capacity = Instances(ep.instance.instance_type, ep.instance.count)
+    scaling = None
+    if ep.scaling is not None:
+        sc = ep.scaling
+        scaling = TargetTracking(
+            sc.min_capacity, sc.max_capacity, sc.target_value, sc.scale_in_cooldown_s, sc.scale_out_cooldown_s
+        )
+    return InferenceEndpointArgs(
+        context=context,
+        endpoint_name=ep.endpoint_name,
+        framework=ep.framework,
+        image_repository=ep.image.repository,
+        image_tag=ep.image.tag,
+        region=settings.region,
+        model_data_url=model_data_url,
+        artifact_object_arn=artifact_object_arn,
+        capacity=capacity,
+        program=artifact.program,
+        environment={**artifact.environment, **ep.environment},
+        scaling=scaling,
+        lambda_role=ep.lambda_role,
+        kms_key_arn=kms_key_arn,
+        protect=settings.protect,
+    )
+
+
+def alarm_thresholds(ep: EndpointSettings) -> AlarmThresholds | None:
+    a = ep.alarms
+    if a is None:
+        return None
+    return AlarmThresholds(
+        errors_5xx=a.errors_5xx,
+        errors_4xx=a.errors_4xx,
+        latency_p90_ms=a.latency_p90_ms,
+        cold_start_ms=a.cold_start_ms,
+        period_s=a.period_s,
+        evaluation_periods=a.evaluation_periods,
+    )
+
+
+def build(settings: Settings, artifacts: Mapping[str, ResolvedArtifact]) -> dict[str, Any]:
+    """Declare every resource of the stack; returns {output name: value} for `pulumi.export`."""
+    provider = aws.Provider(
+        "aws",
+        region=settings.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(settings)),
+    )
+    ctx = aws_context(provider)
+    opts = pulumi.ResourceOptions(providers=[provider])  # components pass it on to every child
+    key_arn: pulumi.Output[str] | None = None
+    if settings.kms:
+        key = aws.kms.Key(
+            "stack-key",
+            description=f"{settings.project}/{settings.stack}: model artifacts and endpoint storage",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=pulumi.ResourceOptions(provider=provider, protect=settings.protect),
+        )
+        key_arn = key.arn
+    store = ArtifactStore(
+        "artifacts",
+        ArtifactStoreArgs(
+            artifacts={name: ArtifactFile(str(a.path), a.sha256) for name, a in artifacts.items()},
+            kms_key_arn=key_arn,
+            force_destroy=not settings.protect,  # a protected (prod) stack keeps its artifacts on destroy
+        ),
+        opts=opts,
+    )
+    endpoints_out: dict[str, Any] = {}
+    monitored: list[MonitoredEndpoint] = []
+    for ep in settings.endpoints:
+        artifact, stored = artifacts[ep.name], store.objects[ep.name]
+        endpoint = InferenceEndpoint(
+            ep.name,
+            endpoint_args(
+                ep,
+                artifact,
+                settings=settings,
+                context=ctx,
+                model_data_url=stored.uri,
+                artifact_object_arn=stored.object_arn,
+                kms_key_arn=key_arn,
+            ),
+            opts=opts,
+        )
+        monitored.append(
+            MonitoredEndpoint(ep.name, endpoint.endpoint_name, endpoint.variant_name, alarm_thresholds(ep))
+        )
+        out: dict[str, Any] = {
+            "name": endpoint.endpoint_name,
+            "arn": endpoint.endpoint_arn,
+            "invoke_policy_arn": endpoint.invoke_policy_arn,
+            "image_uri": endpoint.image_uri,
+            "artifact_uri": stored.uri,
+            "artifact_sha256": stored.sha256,
+            "region": ctx.region,
+            "invoke_example": invoke_example(ep, artifact, endpoint.endpoint_name, ctx.region),
+        }
+        if endpoint.lambda_role_arn is not None:
+            out["lambda_role_arn"] = endpoint.lambda_role_arn
+        endpoints_out[ep.name] = out
+    outputs: dict[str, Any] = {"endpoints": endpoints_out, "artifact_bucket": store.bucket_name}
+    m = settings.monitoring
+    if m is not None or any(ep.alarms for ep in settings.endpoints):
+        monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                endpoints=monitored,
+                region=ctx.region,
+                dashboard_name=f"{settings.project}-{settings.stack}",
+                dashboard=m is not None and m.dashboard,
+                sns_topic=m is not None and m.sns_topic,
+                email=m.email if m is not None else None,
+            ),
+            opts=opts,
+        )
+        if monitoring.dashboard_name is not None:
+            outputs["dashboard"] = monitoring.dashboard_name
+        if monitoring.topic_arn is not None:
+            outputs["alarm_topic_arn"] = monitoring.topic_arn
+    return outputs

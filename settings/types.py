@@ -1,0 +1,111 @@
+"""The validated stack config as frozen dataclasses: what settings.rules.validate returns.
+
+These types describe what the config asks for; they hold no artifact bytes and no Pulumi values. The artifact
+an endpoint runs is only named here (ArtifactSource); finding or building it is the next step (artifacts.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inference.containers import CONTAINERS, Container
+from inference.limits import VARIANT_NAME
+
+
+class ConfigError(ValueError):
+    """A stack config value is wrong; the message names the key, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    repository: str
+    tag: str
+
+    @property
+    def container(self) -> Container:
+        return next(c for c in CONTAINERS.values() if (c.repository, c.tag) == (self.repository, self.tag))
+
+
+@dataclass(frozen=True)
+class ArtifactSource:
+    """Where an endpoint's model.tar.gz comes from: an existing file, or a build recipe (built and cached later)."""
+
+    key: str  # the config key (`...artifact.path` or `...artifact.build`), for error messages
+    path: Path | None = None
+    recipe: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ServerlessSettings:
+    memory_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class InstanceSettings:
+    instance_type: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ScalingSettings:
+    """Provisioned concurrency (serverless) or instance count (instance mode) kept near target_value."""
+
+    min_capacity: int
+    max_capacity: int
+    target_value: float  # serverless: utilization 0-1; instance mode: invocations per instance per minute
+    scale_in_cooldown_s: int = 300
+    scale_out_cooldown_s: int = 60
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    errors_5xx: int | None = None  # Invocation5XXErrors, Sum per period, alarm when >= this
+    errors_4xx: int | None = None  # Invocation4XXErrors, Sum per period
+    latency_p90_ms: float | None = None  # ModelLatency p90 (CloudWatch unit: microseconds)
+    cold_start_ms: float | None = None  # ModelSetupTime Maximum (microseconds); serverless only
+    period_s: int = 300
+    evaluation_periods: int = 1
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    name: str  # short key: resource names and outputs
+    endpoint_name: str  # the SageMaker endpoint name
+    framework: str
+    image: ImageSettings
+    artifact: ArtifactSource
+    serverless: ServerlessSettings | None = None
+    instance: InstanceSettings | None = None
+    scaling: ScalingSettings | None = None
+    alarms: AlarmSettings | None = None
+    lambda_role: bool = False
+    environment: Mapping[str, str] = field(default_factory=dict)
+    key: str = ""  # the config key of this endpoint (`<project>:endpoints[i]`), for error messages
+
+    @property
+    def variant_name(self) -> str:
+        return VARIANT_NAME
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    dashboard: bool = True
+    sns_topic: bool = False
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    region: str
+    endpoints: tuple[EndpointSettings, ...]
+    kms: bool = False
+    protect: bool = False
+    monitoring: MonitoringSettings | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
