@@ -23,8 +23,6 @@ from settings import ArtifactSource, ConfigError, EndpointSettings, Settings
 from settings.rules import FRAMEWORK_REPOSITORY
 
 
-
-
 @dataclass(frozen=True)
 class ResolvedArtifact:
     """A model.tar.gz on disk and what its manifest says the stack needs to deploy it."""

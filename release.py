@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from artifacts import ResolvedArtifact, resolve_artifacts
 from settings import PROJECT, ConfigError, Settings, read_stack_file, validate
 
 ROOT = Path(__file__).resolve().parent
@@ -32,22 +33,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check(args: argparse.Namespace) -> Settings:
-    """The same validation as `pulumi up` runs, from the stack file; builds missing artifacts (cached)."""
+def check(args: argparse.Namespace) -> tuple[Settings, dict[str, ResolvedArtifact]]:
+    """The same two steps as `pulumi up` runs, from the stack file: validate, then find or build the artifacts."""
     raw, region = read_stack_file(args.work_dir, args.stack)
-    return validate(raw, stack=args.stack, region=region, project=PROJECT)
+    settings = validate(raw, stack=args.stack, region=region, project=PROJECT)
+    return settings, resolve_artifacts(settings)
 
 
 def main(argv: list[str] | None = None, *, confirm: Callable[[str], str] = input, out=print) -> int:
     args = parse_args(argv)
     try:
-        settings = check(args)
+        settings, artifacts = check(args)
     except ConfigError as e:
         out(f"error: invalid config for stack {args.stack!r}: {e}")
         return EXIT_USAGE
     out(
         f"{args.stack}: config valid; artifacts ready: "
-        + ", ".join(f"{e.name}={e.artifact.sha256[:12]}" for e in settings.endpoints)
+        + ", ".join(f"{name}={a.sha256[:12]}" for name, a in artifacts.items())
     )
     if not args.preview and not args.yes:
         if not sys.stdin.isatty():

@@ -360,7 +360,9 @@ def _scaling(
             f"{o.key}: {what} {current} is outside min_capacity..max_capacity "
             f"{s.min_capacity}..{s.max_capacity}; allowed: min_capacity <= {short} <= max_capacity"
         )
-    o.reject_unknown_keys(["min_capacity", "max_capacity", "target_value", "scale_in_cooldown_s", "scale_out_cooldown_s"])
+    o.reject_unknown_keys(
+        ["min_capacity", "max_capacity", "target_value", "scale_in_cooldown_s", "scale_out_cooldown_s"]
+    )
     return s
 
 

@@ -46,7 +46,7 @@ def make_artifact(
 
 
 class FakeBuilders(dict):
-    """Stand-ins for components.artifact_source.BUILDERS: same signature, records what was built."""
+    """Stand-ins for the real builders: same signature, records what was built."""
 
     def __init__(self, peak_rss_mb: float | None = 300.0):
         super().__init__(embeddings=self._build, sklearn=self._build)
@@ -58,3 +58,13 @@ class FakeBuilders(dict):
         out_dir.mkdir(parents=True, exist_ok=True)
         payload = repr(sorted(recipe.items())).encode()  # different recipes give different bytes
         return make_artifact(out_dir / "model.tar.gz", container, peak_rss_mb=self.peak_rss_mb, payload=payload)
+
+
+def use_fake_builds(monkeypatch: Any, build_dir: Path, builders: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """Make artifact resolution build with `builders` into `build_dir` (the one place tests patch it)."""
+    import artifacts
+
+    builders = builders if builders is not None else FakeBuilders()
+    monkeypatch.setattr(artifacts, "BUILDERS", builders)
+    monkeypatch.setattr(artifacts, "BUILD_DIR", build_dir)
+    return builders

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
-from fake_artifacts import FakeBuilders, make_artifact
+from fake_artifacts import FakeBuilders, make_artifact, use_fake_builds
 from pulumi import automation as auto
 from pulumi_mocks import ROOT
 
-import components.artifact_source as artifact_source
 import release
 from inference.containers import HF_PY312, SKLEARN_1_4
 
@@ -169,9 +168,7 @@ def test_pulumi_failures_map_to_exit_codes(work_dir, fake_auto, select_error, fa
 
 
 def test_release_of_the_repo_stack_builds_missing_artifacts_first(fake_auto, monkeypatch, tmp_path):
-    builders = FakeBuilders()
-    monkeypatch.setattr(artifact_source, "BUILDERS", builders)
-    monkeypatch.setattr(artifact_source, "BUILD_DIR", tmp_path)
+    builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
     code, _ = run(["prod", "--preview"])
     assert code == 0
     assert [r["kind"] for r in builders.built] == ["embeddings", "sklearn"]

@@ -1,4 +1,5 @@
-"""The real Pulumi program (__main__.py) run per stack file under AWS-like mocks (tests/pulumi_mocks.py).
+"""program.build, through the real Pulumi program (__main__.py), run per stack file under AWS-like mocks
+(tests/pulumi_mocks.py).
 
 Each stack is read from Pulumi.<stack>.yaml on disk; artifacts come from fake builders that write small real
 tarballs with real manifests (tests/fake_artifacts.py), so nothing here downloads or trains a model.
@@ -15,10 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from fake_artifacts import FakeBuilders, make_artifact
+from fake_artifacts import make_artifact, use_fake_builds
 from pulumi_mocks import ACCOUNT, REGISTRY_ACCOUNTS, ROOT, ProgramRun, run_program, stack_config
 
-import components.artifact_source as artifact_source
 from inference.containers import HF_PY312, SKLEARN_1_4
 from settings import ConfigError
 
@@ -34,18 +34,10 @@ def endpoints_of(stack: str) -> list[dict[str, Any]]:
     return yaml_config(stack)["sls-endpoints:endpoints"]
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, ProgramRun]:
-    """dev and prod, each run once from its stack file with fake artifact builds in a temporary build dir."""
-    out = {}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(artifact_source, "BUILDERS", FakeBuilders())
-        mp.setattr(artifact_source, "BUILD_DIR", tmp_path_factory.mktemp("build"))
-        for stack in ("dev", "prod"):
-            run = run_program(stack_config(stack), stack)
-            assert run.error is None, f"{stack}: {run.error!r}"
-            out[stack] = run
-    return out
+@pytest.fixture
+def runs(stack_runs) -> dict[str, ProgramRun]:
+    """dev and prod, each run once from its stack file with fake artifact builds (tests/conftest.py)."""
+    return stack_runs
 
 
 def statements(policy_json: str) -> dict[str, dict[str, Any]]:
@@ -527,3 +519,15 @@ def test_alarms_without_monitoring_section_have_no_actions_and_no_dashboard(tmp_
     assert not alarm.inputs.get("alarmActions")
     assert not run.of_type("aws:cloudwatch/dashboard:Dashboard") and not run.of_type("aws:sns/topic:Topic")
     assert "dashboard" not in run.outputs
+
+
+def test_a_config_error_in_one_endpoint_builds_no_artifact_for_another(tmp_path, monkeypatch):
+    """The config is validated whole before any artifact is built: a typo never costs a model build."""
+    builders = use_fake_builds(monkeypatch, tmp_path)
+    cfg = stack_config("dev")
+    endpoints = json.loads(cfg["sls-endpoints:endpoints"])
+    endpoints[1]["serverless"]["max_concurency"] = 3
+    cfg["sls-endpoints:endpoints"] = json.dumps(endpoints)
+    run = run_program(cfg, "dev")
+    assert isinstance(run.error, ConfigError) and "endpoints[1].serverless.max_concurency" in str(run.error)
+    assert builders.built == [] and run.resources == []
