@@ -16,6 +16,7 @@ import json
 import os
 import runpy
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -367,3 +368,26 @@ def run_program(
     return ProgramRun(
         resources=list(monitor.registered), outputs=resolved, mocks=mocks, error=error[0] if error else None
     )
+
+
+def run_declarations(
+    declare: Callable[[pulumi.ProviderResource], dict[str, Any]], region: str = "us-east-1", stack: str = "test"
+) -> ProgramRun:
+    """Run `declare(provider)` under mocks, with an explicit AWS provider for `region` as the program makes one;
+    `declare` returns {name: value} (Outputs resolved into ProgramRun.outputs). For testing one component alone.
+    """
+    mocks = AwsMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="sls-endpoints", stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config({})
+    resolved: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def _run():
+        import pulumi_aws as aws
+
+        provider = aws.Provider("aws", region=region)
+        return pulumi.Output.from_input(declare(provider)).apply(resolved.update)
+
+    _run()
+    return ProgramRun(resources=list(monitor.registered), outputs=resolved, mocks=mocks)
