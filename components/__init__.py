@@ -1,5 +1,5 @@
-"""Pulumi ComponentResources of the stack, one concern per module (see docs/ARCHITECTURE.md).
+"""Pulumi ComponentResources, one concern per module (see docs/ARCHITECTURE.md).
 
-Modules are imported by name (`from components.artifact_store import ArtifactStore`), never from here, so
-settings.py can use components.artifact_source during validation without loading pulumi_aws.
+Each takes its own `<Name>Args` of plain values and Inputs, so it can be lifted into another program; the
+program (program.py) translates the stack's settings into them.
 """

@@ -6,8 +6,9 @@ to Pulumi's auto-naming, so a change creates the new model and config first, the
 endpoint in place (no downtime, no "already existing" name clash), then the old ones are deleted. Only the
 Endpoint carries a stable name (`endpoint_name`), which clients and the log group use.
 
-The role, invoke access and scaling components were once declared beside this one, at the stack's root; their
-aliases keep the URNs a deployed stack knows, so an update moves them here without replacing anything.
+Role, invoke access and scaling carry an alias to their URN at the stack's root, where stacks deployed by
+earlier versions of this program hold them: such a stack updates in place, replacing nothing
+(tests/test_urn_compat.py).
 """
 
 from __future__ import annotations

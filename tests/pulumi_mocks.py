@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
 PARTITION = "aws"
 
-# Registry accounts of the prebuilt images (pulumi-aws get_prebuilt_ecr_image table; ../shared/AWS_FACTS.md).
+# Registry accounts of the prebuilt images (pulumi-aws get_prebuilt_ecr_image table; docs/aws-facts.md).
 REGISTRY_ACCOUNTS: dict[str, dict[str, str]] = {
     "huggingface-pytorch-inference": {
         "*": "763104351884",
