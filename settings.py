@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inference.containers import CONTAINERS, DEFAULT_FOR_FRAMEWORK, Container
+from inference.build.containers import CONTAINERS, DEFAULT_FOR_FRAMEWORK, Container
+from inference.build.sizing import MEMORY_TIERS_MB, SERVING_OVERHEAD_MB, smallest_tier
 from inference.handlers.embeddings import thread_cap
-from inference.sizing import MEMORY_TIERS_MB, SERVING_OVERHEAD_MB, smallest_tier
 
 ROOT = Path(__file__).resolve().parent
 PROJECT = "sls-endpoints"  # must equal `name` in Pulumi.yaml: it is the config namespace

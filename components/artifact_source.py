@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.artifact import ArtifactError, read_manifest, sha256_file
-from inference.build_cache import ARTIFACT_NAME, BUILD_DIR, artifact_key, cached_artifact
-from inference.containers import Container
+from inference.build.artifact import ArtifactError, read_manifest, sha256_file
+from inference.build.cache import ARTIFACT_NAME, BUILD_DIR, artifact_key, cached_artifact
+from inference.build.containers import Container
 from settings import ArtifactRequest, ConfigError, ResolvedArtifact
 
 DEFAULT_PROGRAM = "inference.py"  # the handler every inference/ artifact carries in code/
@@ -29,7 +29,7 @@ Builder = Callable[[Mapping[str, Any], Path, Container], Path]
 
 
 def _build_embeddings(recipe: Mapping[str, Any], out_dir: Path, container: Container) -> Path:
-    from inference.embeddings_build import build_embeddings  # heavy (torch): only when a build is needed
+    from inference.build.embeddings import build_embeddings  # heavy (torch): only when a build is needed
 
     result = build_embeddings(
         recipe["model"], out_dir, runtime=recipe["runtime"], revision=recipe.get("revision"), container=container.key
@@ -43,7 +43,7 @@ def _build_sklearn(recipe: Mapping[str, Any], out_dir: Path, container: Containe
     The trainer pickles in a venv matching the image (inference.examples.call_time.train.train_estimator does),
     because build_sklearn refuses a pickle from another scikit-learn version.
     """
-    from inference.sklearn_build import build_sklearn
+    from inference.build.sklearn import build_sklearn
 
     module, func = recipe["trainer"].split(":")
     trainer = getattr(importlib.import_module(module), func)

@@ -1,12 +1,12 @@
 """Venvs that reproduce what the SageMaker images run, shared by the container-toolkit tests.
 
-Each venv is built once by inference.venvs.ensure_venv (cached under .cache/venvs, keyed by Python version and
+Each venv is built once by inference.build.venvs.ensure_venv (cached under .cache/venvs, keyed by Python version and
 requirement list) from the interpreter pyenv provides for the image's Python. A test skips, with the reason, when
 that interpreter is missing; a failing pip install fails it (CI must be able to build these venvs).
 
 Versions and where they come from:
 - sklearn images (aws/sagemaker-scikit-learn-container): scikit-learn/numpy/scipy/joblib as in
-  inference.sklearn_build.TRAIN_REQUIREMENTS. Serving stack: sagemaker-containers==2.8.6.post2 (single-model
+  inference.build.sklearn.TRAIN_REQUIREMENTS. Serving stack: sagemaker-containers==2.8.6.post2 (single-model
   serving: gunicorn + its Flask Worker and Transformer; pinned in every requirements/dependency list of that
   repository from 0.23 on) and sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer;
   pinned in the dependency lists of the 0.24 images and of the newest py3.12 image, while a 1.0-era
@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.sklearn_build import TRAIN_REQUIREMENTS
-from inference.venvs import VenvUnavailable, ensure_venv
+from inference.build.sklearn import TRAIN_REQUIREMENTS
+from inference.build.venvs import VenvUnavailable, ensure_venv
 
 SKLEARN_SERVING = [
     "sagemaker-containers==2.8.6.post2",
@@ -51,7 +51,7 @@ SKLEARN_SERVING = [
 
 def sklearn_toolkit_python(container_key: str) -> Path:
     """Python of a venv with the image's scikit-learn stack plus its serving toolkits (skips if impossible)."""
-    from inference.containers import get_container
+    from inference.build.containers import get_container
 
     c = get_container(container_key)
     try:
@@ -71,7 +71,7 @@ HF_SERVING = [
 
 def hf_toolkit_python(container_key: str = "hf-2.6-py312") -> Path:
     """Python of a venv with the HF image's serving toolkit and transformers (no torch; skips if impossible)."""
-    from inference.containers import get_container
+    from inference.build.containers import get_container
 
     c = get_container(container_key)
     try:

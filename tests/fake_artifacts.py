@@ -1,7 +1,7 @@
 """Small real artifacts for stack tests: a real tarball with a real manifest, built in milliseconds.
 
 Why: the stack only reads an artifact's manifest and sha256; building the 20 MB embedding model for every
-test would add minutes and test nothing more. These go through inference.artifact.write_manifest + pack,
+test would add minutes and test nothing more. These go through inference.build.artifact.write_manifest + pack,
 the same code every real build uses.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.artifact import pack, write_manifest
-from inference.containers import Container
+from inference.build.artifact import pack, write_manifest
+from inference.build.containers import Container
 
 RUNTIME = {"huggingface": "onnx-int8", "sklearn": "sklearn"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.bench import (
+from inference.tools.bench import (
     batch_of,
     bench_texts,
     evaluate_targets,
@@ -216,8 +216,8 @@ def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
 
 
 def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
-    if importlib.util.find_spec("inference.embeddings_build") is None:
-        pytest.skip("inference.embeddings_build (the artifact builder) is not in the tree yet")
+    if importlib.util.find_spec("inference.build.embeddings") is None:
+        pytest.skip("inference.build.embeddings (the artifact builder) is not in the tree yet")
     out = tmp_path / "results"
     proc = subprocess.run(
         [sys.executable, "-m", "inference", "bench", "--quick", "--batch-sizes", "1", "2", "--runtimes", "onnx-int8",

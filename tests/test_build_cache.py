@@ -1,4 +1,4 @@
-"""inference/build_cache.py: one cache of built artifacts for the Pulumi program, the demo, the bench and tests.
+"""inference/build/cache.py: one cache of built artifacts for the Pulumi program, the demo, the bench and tests.
 
 As a spec: the key changes with every input a build reads and with nothing else; a build runs once and its
 tarball appears only when complete; a failing build leaves nothing behind.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from inference import build_cache as bc
+from inference.build import cache as bc
 
 
 def _pkg(tmp_path: Path) -> Path:
@@ -58,7 +58,7 @@ def test_artifact_key_includes_the_build_environment(monkeypatch: pytest.MonkeyP
 
 
 def test_artifact_key_changes_when_the_strip_tool_appears_or_changes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from inference import vendor
+    from inference.build import vendor
 
     monkeypatch.setattr(vendor, "elf_strip_tool", lambda: None)
     without = bc.artifact_key({"runtime": "onnx"}, sources="s")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from container_env import call_time_estimator
 
+from inference.build.sklearn import pickled_versions, spec_path_for
 from inference.examples.call_time import data, features, train
 from inference.handlers.sklearn import LoadedModel, validate_spec
-from inference.sklearn_build import pickled_versions, spec_path_for
 
 WEEKDAY, SATURDAY = 2, 5
 

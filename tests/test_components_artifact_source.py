@@ -15,9 +15,9 @@ import pytest
 from fake_artifacts import FakeBuilders, make_artifact
 
 import components.artifact_source as src
-from inference.artifact import pack, write_manifest
-from inference.containers import HF_PY312, SKLEARN_1_2, SKLEARN_1_4
-from inference.venvs import VenvUnavailable, find_python
+from inference.build.artifact import pack, write_manifest
+from inference.build.containers import HF_PY312, SKLEARN_1_2, SKLEARN_1_4
+from inference.build.venvs import VenvUnavailable, find_python
 from settings import ArtifactRequest, ConfigError
 
 EMB = {
@@ -147,8 +147,8 @@ def test_real_sklearn_recipe_builds_the_call_time_artifact(tmp_path):
     assert a.environment["SAGEMAKER_PROGRAM"] == a.program == "inference.py"
     assert a.peak_rss_mb is not None and a.peak_rss_mb > 0
     # the stack's invoke example must be a request this artifact's handler accepts, in the image's environment
-    from inference.measure import measure_handler
-    from inference.sklearn_build import train_python
+    from inference.build.measure import measure_handler
+    from inference.build.sklearn import train_python
 
     measure_handler(Path(a.path), a.example_request.encode(), a.content_type, python=str(train_python(SKLEARN_1_4.key)))
 
@@ -158,7 +158,7 @@ def test_embeddings_builder_is_called_as_inference_embeddings_build_defines_it(t
     the real build_embeddings signature (the stand-in binds them, then returns a small real artifact)."""
     import inspect
 
-    builder = pytest.importorskip("inference.embeddings_build", reason="embeddings builder not in this checkout")
+    import inference.build.embeddings as builder
     sig = inspect.signature(builder.build_embeddings)
     seen = {}
 

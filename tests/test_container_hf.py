@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from container_env import hf_toolkit_python
 
-from inference.artifact import read_manifest, unpack
+from inference.build.artifact import read_manifest, unpack
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCES = ["The endpoint scales to zero when idle.", "Serverless inference bills per millisecond.",
@@ -107,8 +107,8 @@ REQUESTS = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> dict:
-    if importlib.util.find_spec("inference.embeddings_build") is None:
-        pytest.skip("inference/embeddings_build.py (the `build embeddings` command) is not there yet")
+    if importlib.util.find_spec("inference.build.embeddings") is None:
+        pytest.skip("inference/build/embeddings.py (the `build embeddings` command) is not there yet")
     python = hf_toolkit_python()
     tmp = tmp_path_factory.mktemp("hf")
     proc = subprocess.run([sys.executable, "-m", "inference", "build", "embeddings", "--out", str(tmp / "out")],

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from container_env import call_time_estimator, sklearn_toolkit_python
 
-from inference.artifact import unpack
-from inference.containers import get_container
-from inference.sklearn_build import build_sklearn, check_estimator
+from inference.build.artifact import unpack
+from inference.build.containers import get_container
+from inference.build.sklearn import build_sklearn, check_estimator
 
 DRIVER = r'''
 import importlib, json, os, sys
@@ -163,7 +163,7 @@ def served(request, tmp_path_factory) -> dict:
 
 @pytest.mark.parametrize("mode", ["single-model", "multi-model"])
 def test_runs_in_the_images_python_and_scikit_learn(served, mode):
-    from inference.containers import get_container
+    from inference.build.containers import get_container
 
     c = get_container(served["key"])
     out = served["outputs"][mode]

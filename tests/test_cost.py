@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from inference import cost
-from inference.cost import US_EAST_1, estimate
+from inference.tools import cost
+from inference.tools.cost import US_EAST_1, estimate
 
 
 def test_compute_and_data_by_hand() -> None:
@@ -129,7 +129,7 @@ def test_unknown_variant_and_missing_bench_are_clear_errors(tmp_path, capsys) ->
 
 
 def test_artifact_is_measured_here_and_sized_from_its_manifest(tmp_path, capsys, monkeypatch) -> None:
-    from inference.artifact import pack, write_manifest
+    from inference.build.artifact import pack, write_manifest
 
     root = tmp_path / "m"
     (root / "code").mkdir(parents=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from inference.demo import build_key, usage_text
+from inference.tools.demo import build_key, usage_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,8 +23,8 @@ def _free_port() -> int:
 
 
 def test_demo_builds_serves_and_answers_a_smoke_request() -> None:
-    if importlib.util.find_spec("inference.embeddings_build") is None:
-        pytest.skip("inference.embeddings_build (the artifact builder) is not in the tree yet")
+    if importlib.util.find_spec("inference.build.embeddings") is None:
+        pytest.skip("inference.build.embeddings (the artifact builder) is not in the tree yet")
     port = _free_port()
     proc = subprocess.run([sys.executable, "-m", "inference", "demo", "--no-wait", "--port", str(port)], cwd=ROOT,
                           capture_output=True, text=True, timeout=1200)

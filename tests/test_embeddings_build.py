@@ -1,4 +1,4 @@
-"""`python -m inference build embeddings` (inference/embeddings_build.py): CLI contract, layout, refusals.
+"""`python -m inference build embeddings` (inference/build/embeddings.py): CLI contract, layout, refusals.
 
 The onnx-int8 default build is exercised by the handler/vendor/quality tests through the demo's cached
 artifact and by tests/test_reproducible.py; here the CLI builds the torch runtime (different layout: the
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.artifact import read_manifest, sha256_file
-from inference.embeddings_build import BuildError, build_embeddings, describe_model
-from inference.hub import default_model_path
+from inference.build.artifact import read_manifest, sha256_file
+from inference.build.embeddings import BuildError, build_embeddings, describe_model
+from inference.build.hub import default_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +121,7 @@ def test_cli_reports_a_refusal_in_one_line_and_exits_non_zero(tmp_path: Path) ->
 
 def test_build_fails_below_the_quality_gate_and_writes_no_artifact(tmp_path: Path, monkeypatch) -> None:
     """Candidate embeddings constructed to miss the gate: the build must stop with the figures, no tarball."""
-    import inference.quality as quality
+    import inference.build.quality as quality
 
     rng = np.random.default_rng(0)
     ref = rng.normal(size=(1200, 384))
@@ -135,12 +135,12 @@ def test_build_fails_below_the_quality_gate_and_writes_no_artifact(tmp_path: Pat
 
 def test_onnx_gate_is_computed_by_the_vendored_runtime_under_the_image_python() -> None:
     """The int8 gate must judge what serves: the image's Python with the onnxruntime/tokenizers vendored into
-    code/ (inference/vendor.py's pins), not this build env's Python and onnxruntime."""
+    code/ (inference/build/vendor.py's pins), not this build env's Python and onnxruntime."""
     import onnxruntime
 
-    from inference.containers import get_container
-    from inference.demo import cached_embeddings_artifact
-    from inference.vendor import ONNXRUNTIME, TOKENIZERS
+    from inference.build.containers import get_container
+    from inference.build.vendor import ONNXRUNTIME, TOKENIZERS
+    from inference.tools.demo import cached_embeddings_artifact
 
     manifest = read_manifest(cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr)))
     computed_with = manifest["quality"]["computed_with"]

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from inference.artifact import IntegrityError, read_manifest, unpack
+from inference.build.artifact import IntegrityError, read_manifest, unpack
 from inference.handlers import embeddings as handler
 from inference.handlers.sls_errors import RequestError
 
@@ -29,7 +29,7 @@ JSON = "application/json"
 
 @pytest.fixture(scope="module")
 def artifact_tar() -> Path:
-    from inference.demo import cached_embeddings_artifact
+    from inference.tools.demo import cached_embeddings_artifact
 
     return cached_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
 
@@ -77,7 +77,7 @@ def test_single_string_gives_one_unit_vector_with_model_and_dimensions(model, mo
 def test_embeddings_agree_with_sentence_transformers(model) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from inference.hub import default_model_path
+    from inference.build.hub import default_model_path
 
     texts = ["How do I reset my password?", "Wie spät ist es?", "def f(x): return x * 2", "🚀 launch day"]
     ref = SentenceTransformer(str(default_model_path()), device="cpu").encode(texts, normalize_embeddings=True)

@@ -292,7 +292,7 @@ def test_sweep_needs_the_positive_class_among_the_estimators_classes(call_time):
 def test_model_fn_refuses_an_artifact_built_for_another_scikit_learn(tmp_path: Path):
     import sklearn
 
-    from inference.artifact import write_manifest
+    from inference.build.artifact import write_manifest
 
     (tmp_path / handler.MODEL_FILE).write_bytes(b"never unpickled")
     other = "0.0.1" if sklearn.__version__ != "0.0.1" else "0.0.2"
@@ -302,7 +302,7 @@ def test_model_fn_refuses_an_artifact_built_for_another_scikit_learn(tmp_path: P
 
 
 def test_model_fn_refuses_a_tampered_artifact(tmp_path: Path):
-    from inference.artifact import IntegrityError, write_manifest
+    from inference.build.artifact import IntegrityError, write_manifest
 
     (tmp_path / handler.MODEL_FILE).write_bytes(b"original")
     write_manifest(tmp_path, {"model": {}})

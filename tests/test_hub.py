@@ -1,4 +1,4 @@
-"""Model resolution (inference/hub.py): local directories, pinned Hub ids, and the real download code.
+"""Model resolution (inference/build/hub.py): local directories, pinned Hub ids, and the real download code.
 
 The download test runs huggingface_hub.snapshot_download unchanged against a fake Hub: a small HTTP server
 on 127.0.0.1 that serves the shipped all-MiniLM-L6-v2 files under the routes snapshot_download uses
@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from inference.hub import DEFAULT_MODEL_NAME, ModelResolutionError, default_model_path, resolve_model
+from inference.build.hub import DEFAULT_MODEL_NAME, ModelResolutionError, default_model_path, resolve_model
 
 REPO = "fake-org/minilm"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

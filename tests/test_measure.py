@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from inference.artifact import pack, write_manifest
-from inference.measure import MeasureError, measure_handler, time_handler
-from inference.venvs import VenvUnavailable, find_python
+from inference.build.artifact import pack, write_manifest
+from inference.build.measure import MeasureError, measure_handler, time_handler
+from inference.build.venvs import VenvUnavailable, find_python
 
 ECHO_HANDLER = """
 import json, sys

@@ -1,4 +1,4 @@
-"""ONNX export and int8 quantization (inference/onnx_export.py) of the shipped all-MiniLM-L6-v2 weights.
+"""ONNX export and int8 quantization (inference/build/onnx_export.py) of the shipped all-MiniLM-L6-v2 weights.
 
 Checks what the artifact relies on: the exported graph computes what the PyTorch model computes for padded
 batches of any size and length (dynamic axes), both steps are byte-deterministic (reproducible artifacts),
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.hub import default_model_path
-from inference.onnx_export import (
+from inference.build.hub import default_model_path
+from inference.build.onnx_export import (
     IR_VERSION,
     OPSET,
     OUTLIER_CHANNELS,
@@ -126,7 +126,7 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
 def fused(exported) -> tuple:
     """The fused float graph, its FFN down-projections and the calibration maxima of every smoothing / split
     candidate's input."""
-    from inference.onnx_export import _calibration_texts, _fuse, _gelu_fed, _input_absmax, _layernorm_fed
+    from inference.build.onnx_export import _calibration_texts, _fuse, _gelu_fed, _input_absmax, _layernorm_fed
 
     model = _fuse(exported[0], num_heads=12, hidden_size=384)
     downs = _gelu_fed(model)
@@ -140,7 +140,7 @@ def test_smoothing_is_exact_in_float_and_applies_where_a_channel_dominates(fused
                                                                             ratio: float, smoothed: int) -> None:
     import onnx
 
-    import inference.onnx_export as onnx_export
+    import inference.build.onnx_export as onnx_export
 
     model, _, amax = fused
     copy = onnx.ModelProto()
@@ -165,7 +165,7 @@ def _run(model, feeds: dict[str, np.ndarray]) -> np.ndarray:
 def test_outlier_split_is_exact_in_float_and_splits_only_layers_with_a_dominant_channel(fused) -> None:
     import onnx
 
-    from inference.onnx_export import _split_outliers
+    from inference.build.onnx_export import _split_outliers
 
     model, downs, amax = fused
     feeds = _batch(["🙂", "A completely ordinary sentence about the weather.", "x " * 300])
@@ -194,7 +194,7 @@ def test_outlier_ratio_decides_which_layers_split(fused, monkeypatch: pytest.Mon
                                                   layers: list[int]) -> None:
     import onnx
 
-    import inference.onnx_export as onnx_export
+    import inference.build.onnx_export as onnx_export
 
     model, downs, amax = fused
     copy = onnx.ModelProto()
@@ -209,7 +209,7 @@ def test_int8_weights_use_the_coarse_grid_that_makes_them_compress(quantized) ->
     import onnx
     from onnx import numpy_helper
 
-    from inference.onnx_export import WEIGHT_LEVELS
+    from inference.build.onnx_export import WEIGHT_LEVELS
 
     graph = onnx.load(str(quantized[0])).graph
     inits = {i.name: i for i in graph.initializer}
@@ -239,8 +239,8 @@ def test_int8_embeddings_match_the_float_graph_closely_on_unseen_texts(exported,
 def test_pruned_vocabulary_keeps_every_id_the_tokenizer_emits() -> None:
     from tokenizers import Tokenizer
 
-    from inference.bench import bench_texts
-    from inference.corpus import generate_corpus
+    from inference.build.corpus import generate_corpus
+    from inference.tools.bench import bench_texts
 
     tokenizer_file = default_model_path() / "tokenizer.json"
     keep = set(reachable_token_ids(tokenizer_file))

@@ -1,4 +1,4 @@
-"""The quality gate (inference/quality.py) and its corpus (inference/corpus.py).
+"""The quality gate (inference/build/quality.py) and its corpus (inference/build/corpus.py).
 
 Gate logic is checked on constructed embeddings whose figures are known by construction (rotations by a
 chosen angle, swapped rows); the real onnx-int8 artifact's figures are checked from its manifest, which the
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.corpus import DEFAULT_SIZE, corpus_kinds, generate_corpus
-from inference.quality import (
+from inference.build.corpus import DEFAULT_SIZE, corpus_kinds, generate_corpus
+from inference.build.quality import (
     MIN_MEAN_COSINE,
     MIN_MIN_COSINE,
     MIN_TOPK_OVERLAP,
@@ -138,8 +138,8 @@ def test_corpus_size_is_validated() -> None:
 
 # --------------------------------------------------------------------------------------------- real artifact
 def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
-    from inference.artifact import read_manifest
-    from inference.demo import cached_embeddings_artifact
+    from inference.build.artifact import read_manifest
+    from inference.tools.demo import cached_embeddings_artifact
 
     tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
     q = read_manifest(tar)["quality"]
@@ -151,13 +151,13 @@ def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
 def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_image_python(tmp_path) -> None:
     """Recompute the gate the way the endpoint serves (code/inference.py with the vendored onnxruntime +
     tokenizers in a venv of the image's Python) and find exactly the figures the build stored."""
-    from inference.artifact import read_manifest, unpack
-    from inference.demo import cached_embeddings_artifact
-    from inference.hub import default_model_path
-    from inference.measure import embed_with_handler
-    from inference.quality import reference_embeddings
-    from inference.vendor import image_runtime_python
-    from inference.venvs import VenvUnavailable
+    from inference.build.artifact import read_manifest, unpack
+    from inference.build.hub import default_model_path
+    from inference.build.measure import embed_with_handler
+    from inference.build.quality import reference_embeddings
+    from inference.build.vendor import image_runtime_python
+    from inference.build.venvs import VenvUnavailable
+    from inference.tools.demo import cached_embeddings_artifact
 
     tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
     manifest = read_manifest(tar)

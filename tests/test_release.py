@@ -22,7 +22,7 @@ from pulumi_mocks import ROOT
 
 import components.artifact_source as artifact_source
 import release
-from inference.containers import HF_PY312, SKLEARN_1_4
+from inference.build.containers import HF_PY312, SKLEARN_1_4
 
 
 class FakeStack:

@@ -2,7 +2,7 @@
 
 Builds the default onnx-int8 artifact twice from scratch (export, quantization, vendoring, quality gate on
 a smaller corpus, pack) into two directories and compares the bytes. Measured resources are cached per artifact content
-(inference/embeddings_build.py), so the second build reuses the first's measurement -- the test points the
+(inference/build/embeddings.py), so the second build reuses the first's measurement -- the test points the
 cache at a fresh directory, so nothing from earlier runs is involved. A non-deterministic export or
 quantization would change the staged content, force a new measurement, and fail the comparison.
 """
@@ -13,7 +13,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from inference.embeddings_build import build_embeddings
+from inference.build.embeddings import build_embeddings
 
 
 def test_two_builds_of_the_same_inputs_are_byte_identical(tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import inference.handlers.sls_errors as sls_errors
-from inference.artifact import pack, write_manifest
-from inference.serve import (
+from inference.build.artifact import pack, write_manifest
+from inference.build.venvs import VenvUnavailable, find_python
+from inference.tools.serve import (
     HANDLER_TIME_HEADER,
     SERVERLESS_PAYLOAD_LIMIT,
     ServeError,
@@ -32,7 +33,6 @@ from inference.serve import (
     load_handler,
     running_server,
 )
-from inference.venvs import VenvUnavailable, find_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -437,7 +437,7 @@ def test_cli_serves_a_sklearn_artifact_from_an_image_matching_venv(tmp_path: Pat
         find_python("3.10")
     except VenvUnavailable as e:
         pytest.skip(f"needs Python 3.10 for the sklearn-1.4-2 image: {e}")
-    from inference.sklearn_build import build_sklearn, train_python
+    from inference.build.sklearn import build_sklearn, train_python
 
     est, expected_file = tmp_path / "est.joblib", tmp_path / "expected.json"
     subprocess.run([str(train_python("sklearn-1.4-2")), "-c", FIT_SCRIPT, str(est), str(expected_file)], check=True)
@@ -445,7 +445,7 @@ def test_cli_serves_a_sklearn_artifact_from_an_image_matching_venv(tmp_path: Pat
                              log=lambda m: None).path)
     expected = json.loads(expected_file.read_text())
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "inference.serve", str(tar), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "inference.tools.serve", str(tar), "--port", str(port),
                              "--name", "calls", "--log-level", "warning"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -472,9 +472,9 @@ def test_cli_serves_a_sklearn_artifact_from_an_image_matching_venv(tmp_path: Pat
 def embeddings_artifact() -> Path:
     import importlib.util
 
-    if importlib.util.find_spec("inference.embeddings_build") is None:
-        pytest.skip("inference.embeddings_build (the artifact builder) is not in the tree yet")
-    from inference.demo import cached_embeddings_artifact
+    if importlib.util.find_spec("inference.build.embeddings") is None:
+        pytest.skip("inference.build.embeddings (the artifact builder) is not in the tree yet")
+    from inference.tools.demo import cached_embeddings_artifact
 
     return cached_embeddings_artifact(log=lambda msg: None)  # the default runtime, cached under build/
 
@@ -485,13 +485,14 @@ def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: 
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from inference.hub import default_model_path
+    from inference.build.hub import default_model_path
 
     texts = ["A cat sleeps on the sofa.", "Serverless endpoints bill memory times duration.", "Bonjour le monde"]
     reference = SentenceTransformer(str(default_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "inference.serve", str(embeddings_artifact), "--port", str(port),
-                             "--name", "minilm", "--max-concurrency", "4", "--log-level", "warning"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "inference.tools.serve", str(embeddings_artifact),
+                             "--port", str(port), "--name", "minilm", "--max-concurrency", "4",
+                             "--log-level", "warning"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"

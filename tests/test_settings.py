@@ -21,8 +21,8 @@ from pulumi_mocks import AwsMocks, stack_config
 
 import components.artifact_source as artifact_source
 import settings
-from inference.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_1_4
-from inference.sizing import MEMORY_TIERS_MB, SERVING_OVERHEAD_MB
+from inference.build.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_1_4
+from inference.build.sizing import MEMORY_TIERS_MB, SERVING_OVERHEAD_MB
 from settings import ConfigError, Settings, validate
 
 P = "sls-endpoints:endpoints"

@@ -20,10 +20,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from inference.artifact import read_manifest, unpack
-from inference.containers import get_container
-from inference.measure import MeasureError, measure_handler
-from inference.sklearn_build import (
+from inference.build.artifact import read_manifest, unpack
+from inference.build.containers import get_container
+from inference.build.measure import MeasureError, measure_handler
+from inference.build.sklearn import (
     SERVING_ENV,
     TRAIN_REQUIREMENTS,
     VersionSkewError,
@@ -129,7 +129,7 @@ def test_only_sklearn_images_are_accepted():
 
 
 def test_every_sklearn_image_has_training_requirements_pinning_its_scikit_learn():
-    from inference.containers import CONTAINERS
+    from inference.build.containers import CONTAINERS
 
     for c in CONTAINERS.values():
         if c.framework == "sklearn":
@@ -168,7 +168,7 @@ def test_manifest_records_container_version_entry_point_and_measured_resources(b
 
 
 def test_the_built_artifact_serves_in_the_image_matching_venv(built, tmp_path: Path):
-    from inference.sklearn_build import train_python
+    from inference.build.sklearn import train_python
 
     _, result = built
     model_dir = unpack(Path(result.path), tmp_path / "model")
@@ -180,7 +180,7 @@ def test_the_built_artifact_serves_in_the_image_matching_venv(built, tmp_path: P
 
 
 def test_a_tampered_artifact_is_refused_at_load(built, tmp_path: Path):
-    from inference.sklearn_build import train_python
+    from inference.build.sklearn import train_python
 
     _, result = built
     model_dir = unpack(Path(result.path), tmp_path / "model")
@@ -233,8 +233,8 @@ def test_a_training_script_that_writes_nothing_is_reported(tmp_path: Path):
 
 # ------------------------------------------------------------------------------------------- the command line
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    if importlib.util.find_spec("inference.embeddings_build") is None:
-        pytest.skip("python -m inference imports every build module; inference/embeddings_build.py is not there yet")
+    if importlib.util.find_spec("inference.build.embeddings") is None:
+        pytest.skip("python -m inference imports every build module; inference/build/embeddings.py is not there yet")
     return subprocess.run([sys.executable, "-m", "inference", "build", "sklearn", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
 

@@ -19,7 +19,7 @@ from fake_artifacts import FakeBuilders, make_artifact
 from pulumi_mocks import ACCOUNT, REGISTRY_ACCOUNTS, ROOT, ProgramRun, run_program, stack_config
 
 import components.artifact_source as artifact_source
-from inference.containers import HF_PY312, SKLEARN_1_4
+from inference.build.containers import HF_PY312, SKLEARN_1_4
 from settings import ConfigError
 
 AUTONAMED = re.compile(r"^(?P<logical>.+)-[0-9a-f]{7}$")

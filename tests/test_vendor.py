@@ -1,4 +1,4 @@
-"""Vendoring (inference/vendor.py): wheels unpacked into code/ and imported by the image's Python.
+"""Vendoring (inference/build/vendor.py): wheels unpacked into code/ and imported by the image's Python.
 
 The main test is the one issue 3 asks for: in a Python 3.12 venv (the hf-2.6-py312 image's Python) with
 only NumPy installed -- no onnxruntime, tokenizers, orjson, torch or transformers -- the unpacked default artifact's
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.vendor import (
+from inference.build.vendor import (
     IMAGE_NUMPY,
     ONNXRUNTIME,
     ORJSON,
@@ -56,8 +56,8 @@ _CHILD = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def image_python() -> Path:
-    from inference.vendor import image_runtime_python
-    from inference.venvs import VenvUnavailable
+    from inference.build.vendor import image_runtime_python
+    from inference.build.venvs import VenvUnavailable
 
     try:
         return image_runtime_python("3.12")
@@ -68,9 +68,9 @@ def image_python() -> Path:
 
 
 def test_vendored_packages_run_the_handler_in_the_images_python(image_python: Path, tmp_path: Path) -> None:
-    from inference.artifact import read_manifest, unpack
-    from inference.demo import cached_embeddings_artifact
+    from inference.build.artifact import read_manifest, unpack
     from inference.handlers import embeddings as handler
+    from inference.tools.demo import cached_embeddings_artifact
 
     tar = cached_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
     manifest = read_manifest(tar)

@@ -49,7 +49,7 @@ else:  # code/inference.py in an artifact: vendored packages next to this file w
         sys.path.insert(0, _HERE)
     from sls_errors import RequestError, bad_request, not_acceptable, too_large, unsupported_media_type
     from sls_integrity import verify_manifest
-try:  # onnx runtimes vendor it into code/ (inference/vendor.py); the torch runtime's image ships none
+try:  # onnx runtimes vendor it into code/ (inference/build/vendor.py); the torch runtime's image ships none
     import orjson
 except ImportError:
     orjson = None

@@ -7,7 +7,7 @@ code/ first on sys.path.
 
 Pins (the one place they live):
 - onnxruntime 1.20.1: the onnx-int8 graph needs only long-standing kernels (DynamicQuantizeMatMul /
-  QAttention, SkipLayerNormalization, FastGelu; inference/onnx_export.py), and among the releases built
+  QAttention, SkipLayerNormalization, FastGelu; inference/build/onnx_export.py), and among the releases built
   for NumPy 2 (the image's; 1.19 on) the 1.19/1.20 bindings are the smallest: 6.35 / 6.42 MB gzipped,
   against 7.9 MB for 1.22.1 and more for later lines (artifact target: 25 MB). 1.17/1.18 are smaller still
   but built against NumPy 1.x, so they fail to import next to NumPy 2. Runs opset <= 21 / IR <= 10 (we
@@ -47,7 +47,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WHEEL_CACHE = ROOT / ".cache" / "wheels"
 # manylinux_2_28 first (onnxruntime's tag), manylinux2014 (= 2_17, tokenizers' tag) as well.
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
@@ -85,7 +85,7 @@ def image_runtime_python(python: str, *, log=None) -> Path:
     """A cached venv of the image's Python holding only the image's NumPy: importing a handler there loads the
     onnxruntime/tokenizers vendored into its code/, as the endpoint does. One definition for the build's
     quality gate and measurement and the tests that check the vendored copies."""
-    from inference.venvs import ensure_venv
+    from inference.build.venvs import ensure_venv
 
     return ensure_venv("embeddings-runtime", python, [IMAGE_NUMPY], log=log)
 

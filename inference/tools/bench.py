@@ -35,10 +35,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inference.measure import _PEAK_RSS
-from inference.serve import HANDLER_TIME_HEADER
+from inference.build.measure import _PEAK_RSS
+from inference.tools.serve import HANDLER_TIME_HEADER
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 TARGET_RUNTIME = "onnx-int8"  # the runtime issue 3's targets are about
 PACKAGES = ("torch", "transformers", "sentence-transformers", "onnxruntime", "onnx", "tokenizers", "numpy",
@@ -602,11 +602,11 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
               artifacts: dict[str, Path] | None = None, http: bool = True, libraries: bool = True,
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every variant, write bench.json / BENCHMARK.md / bench.png into `out`, return the result."""
-    from inference.artifact import unpack
-    from inference.demo import cached_embeddings_artifact
-    from inference.hub import default_model_path
-    from inference.measure import measure_handler
-    from inference.serve import artifact_manifest, serving_python
+    from inference.build.artifact import unpack
+    from inference.build.hub import default_model_path
+    from inference.build.measure import measure_handler
+    from inference.tools.demo import cached_embeddings_artifact
+    from inference.tools.serve import artifact_manifest, serving_python
 
     machine = machine_info()  # load average at the start
     model = Path(model) if model else default_model_path()

@@ -3,7 +3,7 @@
 Why: serverless bills memory tier x duration (+ data processed), so a smaller, faster artifact is cheaper in
 two ways. The estimate uses the measured duration of our handler (bench.json's p50 at batch 1, or a quick
 in-process measurement of an artifact) at the smallest tier that fits its measured peak RSS
-(inference.sizing), and the usual recipe (HF container, HF_TASK=feature-extraction, 3072 MB) with the HF
+(inference.build.sizing), and the usual recipe (HF container, HF_TASK=feature-extraction, 3072 MB) with the HF
 pipeline's measured duration. Durations are measured on this machine; serverless vCPUs differ, so the
 figures are indicative, and the price table is cited in the output so it can be checked.
 """
@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.sizing import MEMORY_TIERS_MB, smallest_tier
+from inference.build.sizing import MEMORY_TIERS_MB, smallest_tier
 
 DAYS_PER_MONTH = 30
-DEFAULT_BENCH = Path(__file__).resolve().parent.parent / "bench-results" / "bench.json"
+DEFAULT_BENCH = Path(__file__).resolve().parents[2] / "bench-results" / "bench.json"
 USUAL_RECIPE_MEMORY_MB = 3072  # the HF feature-extraction recipe's usual serverless config (issue 3)
 KB = 1024
 GB = 1024 * 1024 * 1024
@@ -131,9 +131,9 @@ def from_bench(bench: dict[str, Any], variant: str, memory_mb: int | None) -> di
 def from_artifact(artifact: Path, memory_mb: int | None, runs: int = 30) -> dict[str, Any]:
     """Our inputs measured on an artifact: p50 of warm batch-1 requests (under the Python that serves it, in a
     fresh process), peak RSS from its manifest (or measured)."""
-    from inference.artifact import read_manifest
-    from inference.measure import measure_handler, time_handler
-    from inference.serve import open_artifact, serving_python
+    from inference.build.artifact import read_manifest
+    from inference.build.measure import measure_handler, time_handler
+    from inference.tools.serve import open_artifact, serving_python
 
     manifest = read_manifest(artifact)
     body = json.dumps({"inputs": "How much does a serverless embedding endpoint cost per month?"}).encode()

@@ -16,26 +16,26 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_ENDPOINT = "minilm"
 
 
 def build_key(model: Path, runtime: str | None) -> str:
     """The build cache's key for an embeddings build of `model` (weights included) with `runtime`."""
-    from inference.build_cache import artifact_key
+    from inference.build.cache import artifact_key
 
     return artifact_key({"kind": "embeddings", "runtime": runtime}, trees=[Path(model)])
 
 
 def cached_embeddings_artifact(runtime: str | None = None, *, model: Path | None = None,
                                log: Callable[[str], None] = print, cache: Path | None = None) -> Path:
-    """model.tar.gz for (model, runtime), built with inference.embeddings_build once and reused while inputs match.
+    """model.tar.gz for (model, runtime), built with inference.build.embeddings once and reused while inputs match.
 
-    runtime=None means the builder's default runtime. The cache is inference.build_cache's (build/artifacts/).
+    runtime=None means the builder's default runtime. The cache is inference.build.cache's (build/artifacts/).
     """
-    import inference.embeddings_build as eb  # only when a build may be needed
-    from inference.build_cache import BUILD_DIR, cached_artifact
-    from inference.hub import default_model_path
+    import inference.build.embeddings as eb  # only when a build may be needed
+    from inference.build.cache import BUILD_DIR, cached_artifact
+    from inference.build.hub import default_model_path
 
     runtime = runtime or eb.DEFAULT_RUNTIME  # named, so the demo and the bench share one cached default build
     model = Path(model) if model else default_model_path()
@@ -90,15 +90,15 @@ def _step(n: int, total: int, what: str) -> Iterator[None]:
 
 
 def start_server(tar: Path, host: str, port: int, name: str, *, timeout: float = 900.0) -> subprocess.Popen:
-    """`python -m inference.serve TAR` in a subprocess, returned once /ping answers 200.
+    """`python -m inference.tools.serve TAR` in a subprocess, returned once /ping answers 200.
 
     A subprocess because the artifact runs under its image's Python (serve picks or builds a matching venv
     for vendored packages), which need not be this interpreter.
     """
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "inference.serve", str(tar), "--host", host, "--port", str(port),
-                             "--name", name, "--log-level", "warning"], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "inference.tools.serve", str(tar), "--host", host,
+                             "--port", str(port), "--name", name, "--log-level", "warning"], cwd=ROOT)
     deadline = time.monotonic() + timeout
     while True:
         try:

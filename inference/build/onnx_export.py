@@ -1,12 +1,12 @@
 """Export a sentence-transformers encoder to ONNX and quantize it to int8, deterministically.
 
-Choices (measured on all-MiniLM-L6-v2 with the quality gate of inference/quality.py):
+Choices (measured on all-MiniLM-L6-v2 with the quality gate of inference/build/quality.py):
 - Export with torch.onnx.export's TorchScript exporter (dynamo=False: the dynamo exporter needs onnxscript,
   which is not installed), opset 17 and IR version 8, so the graph loads in the vendored onnxruntime
-  (inference/vendor.py). Inputs input_ids, attention_mask (+ token_type_ids when the model takes them),
+  (inference/build/vendor.py). Inputs input_ids, attention_mask (+ token_type_ids when the model takes them),
   dynamic batch and sequence axes; output last_hidden_state. Pooling and normalisation stay in NumPy in the
   handler, so one graph serves every pooling mode. Eager attention keeps the graph to plain ONNX ops.
-- int8 (quantize_int8), measured on all-MiniLM-L6-v2 against the gate of inference/quality.py with the
+- int8 (quantize_int8), measured on all-MiniLM-L6-v2 against the gate of inference/build/quality.py with the
   vendored onnxruntime 1.20.1. The fast CPU path is onnxruntime's u8s8 kernels (DynamicQuantizeMatMul:
   activations quantized per tensor at run time, weights per column): ~3x faster than float at 26 tokens.
   Their weakness is BERT's outlier activation channels, which a per-tensor scale must cover; plain
@@ -37,7 +37,7 @@ Choices (measured on all-MiniLM-L6-v2 with the quality gate of inference/quality
   onnxruntime 1.22: an artifact of ~28.5 MB); a per-tensor 8-bit word table instead of step 0.2: +1.2 MB,
   top-10 0.948; 4-bit weights fail the gate; static (calibrated) uint8 scales for the FFN down-projection
   input instead of dynamic ones: no faster (QuantizeLinear costs what the dynamic min/max + quantize cost).
-  Calibration (steps 2-3) runs 300 inference.corpus texts with a seed the gate does not use; its maxima are
+  Calibration (steps 2-3) runs 300 inference.build.corpus texts with a seed the gate does not use; its maxima are
   rounded to 3 significant digits so float noise between machines cannot change the artifact.
 - Determinism: same inputs give byte-identical .onnx files (eval mode, fixed dummy inputs, no timestamps in the
   graph; the optimizer, the rounded calibration and quantize_dynamic are deterministic).
@@ -103,7 +103,7 @@ OUTLIER_CHANNELS = 16       # FFN intermediate channels computed in float, per s
 OUTLIER_RATIO = 3.75        # split a layer's FFN when its largest channel > 3.75 x the largest ordinary one
 WEIGHT_LEVELS = 63          # int8 weights on a grid of +-63 steps per output column (7-bit entropy)
 TABLE_STEP = 0.2            # embedding-table step = 0.2 x the row's standard deviation
-CALIBRATION_TEXTS = 300     # inference.corpus texts, with a seed the quality gate does not use
+CALIBRATION_TEXTS = 300     # inference.build.corpus texts, with a seed the quality gate does not use
 CALIBRATION_SEED = 20251125
 _FLOAT = 1  # onnx.TensorProto.FLOAT
 
@@ -146,12 +146,12 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
                        "float_outlier_channels": {"per_layer": OUTLIER_CHANNELS, "layers": split,
                                                   "ratio": OUTLIER_RATIO}},
             "embedding_tables": tables,
-            "calibration": {"texts": CALIBRATION_TEXTS, "corpus": "inference.corpus.generate_corpus",
+            "calibration": {"texts": CALIBRATION_TEXTS, "corpus": "inference.build.corpus.generate_corpus",
                             "seed": CALIBRATION_SEED}}
 
 
 def _calibration_texts() -> list[str]:
-    from inference.corpus import SEED, generate_corpus
+    from inference.build.corpus import SEED, generate_corpus
 
     assert CALIBRATION_SEED != SEED, "calibration must not use the quality gate's corpus"
     return generate_corpus(CALIBRATION_TEXTS, seed=CALIBRATION_SEED)

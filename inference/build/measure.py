@@ -133,7 +133,7 @@ def measure_handler(
     """
     model_dir = Path(model_dir)
     if model_dir.is_file():
-        from inference.artifact import unpack
+        from inference.build.artifact import unpack
 
         with tempfile.TemporaryDirectory(prefix="sls-measure-") as tmp:
             unpack(model_dir, Path(tmp) / "model")

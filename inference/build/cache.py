@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = ROOT / "build" / "artifacts"
 ARTIFACT_NAME = "model.tar.gz"
 # inference/ modules no build imports: editing the CLI, the tools or this cache must not rebuild artifacts.
@@ -68,7 +68,7 @@ def _package_versions() -> dict[str, str]:
 
 def _tool_versions() -> dict[str, str]:
     """Build tools whose presence or version changes the bytes a build writes."""
-    from inference.vendor import elf_strip_tool
+    from inference.build.vendor import elf_strip_tool
 
     strip = elf_strip_tool()
     return {"strip": strip.version if strip else "absent"}

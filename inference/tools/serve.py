@@ -51,7 +51,7 @@ HANDLER_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 # httptools + uvloop: uvicorn picks them up instead of pure-Python h11 / asyncio (~0.1 ms less per request).
 SERVER_REQUIREMENTS = ["starlette>=0.40", "uvicorn>=0.30", "httptools>=0.6", "uvloop>=0.19"]
 HANDLER_TIME_HEADER = "X-Sls-Handler-Ms"  # container route only: the sagemaker-runtime route answers as AWS does
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServeError(RuntimeError):
@@ -340,7 +340,7 @@ def running_server(app, host: str = "127.0.0.1", port: int = 0, *, log_level: st
 @contextlib.contextmanager
 def open_artifact(artifact: Path) -> Iterator[Path]:
     """An unpacked, verified model directory for a model.tar.gz (temporary) or an unpacked directory (as is)."""
-    from inference.artifact import ArtifactError, IntegrityError, unpack
+    from inference.build.artifact import ArtifactError, IntegrityError, unpack
 
     artifact = Path(artifact)
     if artifact.is_dir():
@@ -357,7 +357,7 @@ def open_artifact(artifact: Path) -> Iterator[Path]:
 
 def artifact_manifest(artifact: Path) -> dict[str, Any]:
     """The manifest of a model.tar.gz or an unpacked artifact directory ({} when it has none)."""
-    from inference.artifact import read_manifest
+    from inference.build.artifact import read_manifest
 
     artifact = Path(artifact)
     if artifact.is_dir():
@@ -376,16 +376,16 @@ def serving_python(manifest: dict[str, Any], *, log=print) -> Path | None:
       comes first on sys.path, so another Python cannot import them; served from a venv of the image's Python
       with only the image's numpy, like the container.
     - torch embeddings vendor nothing and run on this venv's torch.
-    Each venv is built once (inference.venvs) with starlette + uvicorn added for the server itself.
+    Each venv is built once (inference.build.venvs) with starlette + uvicorn added for the server itself.
     """
-    from inference.containers import get_container
-    from inference.venvs import ensure_venv
+    from inference.build.containers import get_container
+    from inference.build.venvs import ensure_venv
 
     framework = manifest.get("framework")
     container_key = (manifest.get("container") or {}).get("key", "")
     this_python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if framework == "sklearn":
-        from inference.sklearn_build import TRAIN_REQUIREMENTS
+        from inference.build.sklearn import TRAIN_REQUIREMENTS
 
         container = get_container(container_key)
         wanted = (manifest.get("model") or {}).get("sklearn_version") or container.packages.get("scikit-learn")
@@ -401,7 +401,7 @@ def serving_python(manifest: dict[str, Any], *, log=print) -> Path | None:
         container = get_container(container_key)
         if container.python == this_python:
             return None
-        from inference.vendor import IMAGE_NUMPY
+        from inference.build.vendor import IMAGE_NUMPY
 
         requirements = [IMAGE_NUMPY]
         why = f"packages vendored for Python {container.python} (this is Python {this_python})"
@@ -414,7 +414,7 @@ def serving_python(manifest: dict[str, Any], *, log=print) -> Path | None:
 
 def _reexec(python: Path, args: argparse.Namespace) -> None:
     """Replace this process by the server under `python` (signals then reach the server directly)."""
-    argv = [str(python), "-m", "inference.serve", str(Path(args.artifact).resolve()), "--host", args.host,
+    argv = [str(python), "-m", "inference.tools.serve", str(Path(args.artifact).resolve()), "--host", args.host,
             "--port", str(args.port), "--name", args.name, "--log-level", args.log_level, "--python", "current"]
     if args.max_concurrency is not None:
         argv += ["--max-concurrency", str(args.max_concurrency)]
@@ -468,8 +468,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m inference.serve`: the serve command alone (what an image-matching venv runs)."""
-    parser = argparse.ArgumentParser(prog="python -m inference.serve", description=__doc__.splitlines()[0])
+    """`python -m inference.tools.serve`: the serve command alone (what an image-matching venv runs)."""
+    parser = argparse.ArgumentParser(prog="python -m inference.tools.serve", description=__doc__.splitlines()[0])
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

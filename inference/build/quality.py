@@ -2,7 +2,7 @@
 
 Reference = SentenceTransformer(model_dir).encode(texts, normalize_embeddings=True) in the build env.
 Candidate = the artifact's own handler (input_fn -> predict_fn, the request path an endpoint runs) on the
-staged artifact. Over the corpus of inference/corpus.py (>= 1000 varied texts):
+staged artifact. Over the corpus of inference/build/corpus.py (>= 1000 varied texts):
   mean cosine(reference_i, candidate_i) >= 0.99, min >= 0.98, and mean top-10 nearest-neighbour overlap
   (|NN10_ref(i) & NN10_cand(i)| / 10, self excluded) >= 0.9.
 The build stores the figures in manifest["quality"] and fails below the gate.

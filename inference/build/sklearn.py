@@ -36,11 +36,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inference.artifact import ArtifactError, BuildResult, pack, write_manifest
-from inference.containers import Container, get_container
+from inference.build.artifact import ArtifactError, BuildResult, pack, write_manifest
+from inference.build.containers import Container, get_container
 
-HANDLERS = Path(__file__).resolve().parent / "handlers"
-ROOT = Path(__file__).resolve().parent.parent
+HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_FILE = "model.joblib"
 SPEC_FILE = "serving_spec.json"
 # Where the handler lives inside the image, for the Model's environment (see module docstring).
@@ -81,7 +81,7 @@ def _pinned(container: Container, package: str) -> str | None:
 
 def train_python(container: str = "sklearn-1.4-2", *, log: Callable[[str], None] | None = None) -> Path:
     """Python executable of a cached venv matching the image (created on first use, under .cache/venvs)."""
-    from inference.venvs import ensure_venv
+    from inference.build.venvs import ensure_venv
 
     c = sklearn_container(container)
     return ensure_venv(f"train-{c.key}", c.python, TRAIN_REQUIREMENTS[c.key], log=log)
@@ -294,7 +294,7 @@ def build_sklearn(
 
 def _measure(stage: Path, c: Container, body: bytes, *, generic: bool, log: Callable[[str], None]) -> dict | None:
     """Load the handler in the image-matching venv and answer one request: proves the artifact serves there."""
-    from inference.measure import MeasureError, measure_handler
+    from inference.build.measure import MeasureError, measure_handler
 
     python = train_python(c.key, log=log)
     log(f"loading the artifact with {python} and sending a full batch")

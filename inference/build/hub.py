@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HUB_CACHE = ROOT / ".cache" / "huggingface"
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # What a sentence-transformers embeddings build reads; everything else in a Hub repo is skipped.
