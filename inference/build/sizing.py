@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 
-# AWS: "MemorySizeInMB ... 1024 MB, 2048 MB, 3072 MB, 4096 MB, 5120 MB, or 6144 MB" (serverless-endpoints docs).
-MEMORY_TIERS_MB: tuple[int, ...] = (1024, 2048, 3072, 4096, 5120, 6144)
+from inference.limits import MEMORY_TIERS_MB
+
+__all__ = ["MEMORY_TIERS_MB", "SERVING_OVERHEAD_MB", "required_memory_mb", "smallest_tier"]
 # Model server frontend (MMS: a JVM) + Python worker baseline, budgeted on top of the handler's own peak RSS.
 SERVING_OVERHEAD_MB = 512
 

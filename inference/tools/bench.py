@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from inference.build.measure import _PEAK_RSS
+from inference.limits import DEFAULT_EMBEDDING_RUNTIME, EMBEDDING_RUNTIMES
 from inference.tools.serve import HANDLER_TIME_HEADER
 
 ROOT = Path(__file__).resolve().parents[2]
-RUNTIMES = ("torch", "onnx", "onnx-int8")
-TARGET_RUNTIME = "onnx-int8"  # the runtime issue 3's targets are about
+TARGET_RUNTIME = DEFAULT_EMBEDDING_RUNTIME  # the runtime the targets are about
 PACKAGES = ("torch", "transformers", "sentence-transformers", "onnxruntime", "onnx", "tokenizers", "numpy",
             "starlette", "uvicorn")
 SCHEMA = 1
@@ -710,7 +710,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32], help="default: 1 8 32")
-    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES,
+    parser.add_argument("--runtimes", nargs="+", default=list(EMBEDDING_RUNTIMES), choices=EMBEDDING_RUNTIMES,
                         help="our artifact runtimes to include (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results",
                         help="output folder (default bench-results)")
@@ -728,9 +728,9 @@ def run(args: argparse.Namespace) -> int:
     artifacts = {}
     for spec in args.artifact:
         rt, sep, path = spec.partition("=")
-        if not sep or rt not in RUNTIMES or not Path(path).is_file():
-            print(f"error: --artifact wants RUNTIME=PATH with RUNTIME in {', '.join(RUNTIMES)} and an existing "
-                  f"file, got {spec!r}", file=sys.stderr)
+        if not sep or rt not in EMBEDDING_RUNTIMES or not Path(path).is_file():
+            print(f"error: --artifact wants RUNTIME=PATH with RUNTIME in {', '.join(EMBEDDING_RUNTIMES)} and an "
+                  f"existing file, got {spec!r}", file=sys.stderr)
             return 2
         artifacts[rt] = Path(path)
     result = run_bench(out=args.out, batch_sizes=sorted(set(args.batch_sizes)), runtimes=args.runtimes,

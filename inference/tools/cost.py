@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from inference.build.sizing import MEMORY_TIERS_MB, smallest_tier
+from inference.build.sizing import smallest_tier
+from inference.limits import MEMORY_TIERS_MB
 
 DAYS_PER_MONTH = 30
 DEFAULT_BENCH = Path(__file__).resolve().parents[2] / "bench-results" / "bench.json"

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from inference.limits import EMBEDDING_RUNTIMES
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ENDPOINT = "minilm"
 
@@ -117,7 +119,7 @@ def start_server(tar: Path, host: str, port: int, name: str, *, timeout: float =
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="local port (default 8080)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--runtime", default=None, choices=["torch", "onnx", "onnx-int8"],
+    parser.add_argument("--runtime", default=None, choices=EMBEDDING_RUNTIMES,
                         help="embedding runtime (default: the builder's default)")
     parser.add_argument("--no-wait", action="store_true", help="exit after the smoke request instead of serving")
 

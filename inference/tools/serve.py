@@ -23,7 +23,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import re
 import subprocess
 import sys
 import tarfile
@@ -37,15 +36,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-# AWS serverless-endpoints-invoke: "The maximum request and response payload size for serverless invocations
-# is 4 MB" (real-time endpoints allow 6 MB, botocore's Body max 6291456).
-SERVERLESS_PAYLOAD_LIMIT = 4 * 1024 * 1024
+from inference.limits import ENDPOINT_NAME_PATTERN, MAX_CONCURRENCY, MAX_PAYLOAD_BYTES, VARIANT_NAME
+
 DEFAULT_MAX_CONCURRENCY = 5  # what the stacks default to when the manifest does not say
-MAX_CONCURRENCY_LIMIT = 200  # ProductionVariantServerlessConfig.MaxConcurrency: 1..200
-DEFAULT_VARIANT = "AllTraffic"  # the variant name the SageMaker SDK and our stacks use
 LOCAL_ACCOUNT = "000000000000"  # no AWS account here; shown where AWS names the caller's account
-# EndpointName pattern from the SageMaker API reference (botocore does not check it client-side).
-ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 HANDLER_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 # What the server itself needs in an image-matching venv (pure Python packages).
 # httptools + uvloop: uvicorn picks them up instead of pure-Python h11 / asyncio (~0.1 ms less per request).
@@ -125,13 +119,13 @@ def default_max_concurrency(manifest: dict[str, Any]) -> int:
     """The artifact's recommended MaxConcurrency if its manifest records one, else the stack default."""
     for section in ("serving", "handler", "resources"):
         value = (manifest.get(section) or {}).get("max_concurrency")
-        if isinstance(value, int) and 1 <= value <= MAX_CONCURRENCY_LIMIT:
+        if isinstance(value, int) and 1 <= value <= MAX_CONCURRENCY:
             return value
     return DEFAULT_MAX_CONCURRENCY
 
 
 def check_endpoint_name(name: str) -> str:
-    if not ENDPOINT_NAME_RE.match(name):
+    if not ENDPOINT_NAME_PATTERN.match(name):
         raise ServeError(
             f"invalid endpoint name {name!r}: use 1-63 letters, digits and hyphens, starting and ending with a "
             "letter or digit (the SageMaker EndpointName pattern)"
@@ -146,14 +140,14 @@ class EndpointState:
     handler: LoadedHandler
     name: str
     max_concurrency: int
-    variant: str = DEFAULT_VARIANT
+    variant: str = VARIANT_NAME
     in_flight: int = 0
     stats: dict[str, int] = field(default_factory=lambda: {"served": 0, "throttled": 0, "client_errors": 0,
                                                             "server_errors": 0})
 
 
 def create_app(handler: LoadedHandler, *, name: str = "local", max_concurrency: int | None = None,
-               variant: str = DEFAULT_VARIANT):  # -> starlette.applications.Starlette
+               variant: str = VARIANT_NAME):  # -> starlette.applications.Starlette
     """The starlette app serving `handler` under both the container and the sagemaker-runtime routes."""
     import anyio
     from starlette.applications import Starlette
@@ -162,8 +156,8 @@ def create_app(handler: LoadedHandler, *, name: str = "local", max_concurrency: 
     from starlette.routing import Route
 
     limit = max_concurrency if max_concurrency is not None else default_max_concurrency(handler.manifest)
-    if not 1 <= limit <= MAX_CONCURRENCY_LIMIT:
-        raise ServeError(f"--max-concurrency must be between 1 and {MAX_CONCURRENCY_LIMIT} (serverless "
+    if not 1 <= limit <= MAX_CONCURRENCY:
+        raise ServeError(f"--max-concurrency must be between 1 and {MAX_CONCURRENCY} (serverless "
                          f"MaxConcurrency), got {limit}")
     state = EndpointState(handler, check_endpoint_name(name), limit, variant)
     pool = anyio.CapacityLimiter(limit)
@@ -174,12 +168,12 @@ def create_app(handler: LoadedHandler, *, name: str = "local", max_concurrency: 
     async def read_body(request: Request) -> bytes:
         """The body, refused as soon as it is known to exceed the serverless payload limit."""
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > SERVERLESS_PAYLOAD_LIMIT:
+        if declared is not None and declared.isdigit() and int(declared) > MAX_PAYLOAD_BYTES:
             raise Oversize(int(declared))
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > SERVERLESS_PAYLOAD_LIMIT:
+            if size > MAX_PAYLOAD_BYTES:
                 raise Oversize(size)
             chunks.append(chunk)
         return b"".join(chunks)
@@ -285,7 +279,7 @@ def _throttle_message(state: EndpointState) -> str:
 
 def _oversize_message(size: int) -> str:
     return (f"The request body is at least {size} bytes; serverless endpoints accept at most "
-            f"{SERVERLESS_PAYLOAD_LIMIT} bytes (4 MB). Send fewer or shorter inputs per request.")
+            f"{MAX_PAYLOAD_BYTES} bytes (4 MB). Send fewer or shorter inputs per request.")
 
 
 def _aws_error(status: int, code: str, request_id: str, body: dict[str, Any]):  # -> starlette Response
@@ -430,7 +424,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080, as in the containers)")
     parser.add_argument("--max-concurrency", type=int, default=None,
-                        help=f"invocations in flight before throttling (1-{MAX_CONCURRENCY_LIMIT}; default: the "
+                        help=f"invocations in flight before throttling (1-{MAX_CONCURRENCY}; default: the "
                              f"manifest's, else {DEFAULT_MAX_CONCURRENCY})")
     parser.add_argument("--name", default="local", help="endpoint name for /endpoints/NAME/invocations (default local)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
