@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.build.artifact import ArtifactError, read_manifest, sha256_file
+from inference.build.artifact import ArtifactError, sha256_file
 from inference.build.cache import ARTIFACT_NAME, BUILD_DIR, artifact_key, cached_artifact
 from inference.build.containers import Container
+from inference.manifest import read_manifest_json as read_manifest  # raw JSON until describe reads the typed Manifest
 from settings import ArtifactRequest, ConfigError, ResolvedArtifact
 
 DEFAULT_PROGRAM = "inference.py"  # the handler every inference/ artifact carries in code/

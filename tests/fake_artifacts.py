@@ -13,6 +13,7 @@ from typing import Any
 
 from inference.build.artifact import pack, write_manifest
 from inference.build.containers import Container
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
 
 RUNTIME = {"huggingface": "onnx-int8", "sklearn": "sklearn"}
 
@@ -32,15 +33,15 @@ def make_artifact(
     (root / "code" / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
     (root / "model.bin").write_bytes(payload)
     container_info = {**container.as_dict(), **({"tag": tag} if tag else {})}
-    meta: dict[str, Any] = {
-        "framework": framework or container.framework,
-        "container": container_info,
-        "runtime": RUNTIME[container.framework],
-        "handler": {"program": "inference.py"},
-    }
-    if peak_rss_mb is not None:
-        meta["resources"] = {"peak_rss_mb": peak_rss_mb, "cold_load_s": 1.0}
-    write_manifest(root, meta)
+    manifest = Manifest(
+        framework=framework or container.framework,
+        container=ContainerRef(**container_info),
+        runtime=RUNTIME[container.framework],
+        handler=HandlerInfo(program="inference.py"),
+        model=ModelInfo(file="model.bin"),
+        resources=Resources(peak_rss_mb=peak_rss_mb, cold_load_s=1.0 if peak_rss_mb is not None else None),
+    )
+    write_manifest(root, manifest)
     pack(root, out)
     return out
 

@@ -121,7 +121,7 @@ def served(tmp_path_factory) -> dict:
     run = subprocess.run([str(python), "-c", DRIVER, str(model_dir), str(requests_file), str(out)], cwd=tmp,
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-4000:]
-    return {"build": build, "manifest": read_manifest(Path(build["path"])), "model_dir": model_dir,
+    return {"build": build, "manifest": read_manifest(Path(build["path"])).to_dict(), "model_dir": model_dir,
             **json.loads(out.read_text())}
 
 

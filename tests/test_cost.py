@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from inference.build.containers import HF_PY312
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
 from inference.tools import cost
 from inference.tools.cost import US_EAST_1, estimate
 
@@ -140,7 +142,9 @@ def test_artifact_is_measured_here_and_sized_from_its_manifest(tmp_path, capsys,
         "def predict_fn(x, m):\n    return [len(x)]\n"
         "def output_fn(p, a):\n    return json.dumps(p)\n"
     )
-    write_manifest(root, {"framework": "test", "runtime": "onnx-int8", "resources": {"peak_rss_mb": 1600}})
+    write_manifest(root, Manifest(framework="test", container=ContainerRef(**HF_PY312.as_dict()), runtime="onnx-int8",
+                                  handler=HandlerInfo(), model=ModelInfo(file="none"),
+                                  resources=Resources(peak_rss_mb=1600)))
     tar = tmp_path / "model.tar.gz"
     pack(root, tar)
     monkeypatch.setattr(cost, "DEFAULT_BENCH", tmp_path / "no-bench.json")  # no bench results: ours only

@@ -37,7 +37,7 @@ def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tm
     assert result["framework"] == "huggingface" and result["runtime"] == "torch"
     assert result["container"] == {"key": "hf-2.6-py312", "repository": "huggingface-pytorch-inference",
                                    "tag": "2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04", "python": "3.12"}
-    manifest = read_manifest(tar)
+    manifest = read_manifest(tar).to_dict()
     assert manifest == result["manifest"]
     with tarfile.open(tar) as t:
         names = set(t.getnames())
@@ -143,8 +143,8 @@ def test_onnx_gate_is_computed_by_the_vendored_runtime_under_the_image_python() 
     from inference.tools.demo import cached_embeddings_artifact
 
     manifest = read_manifest(cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr)))
-    computed_with = manifest["quality"]["computed_with"]
-    image_python = get_container(manifest["container"]["key"]).python
+    computed_with = manifest.quality.computed_with
+    image_python = get_container(manifest.container.key).python
     assert computed_with["python"] == image_python
     assert computed_with["onnxruntime"] == ONNXRUNTIME.version
     assert computed_with["tokenizers"] == TOKENIZERS.version

@@ -262,7 +262,7 @@ def test_a_graph_with_other_inputs_fails_the_load_naming_them_and_what_is_fed(mo
 
 
 def test_artifact_layout_and_manifest(artifact_tar: Path, model_dir: Path) -> None:
-    manifest = read_manifest(artifact_tar)
+    manifest = read_manifest(artifact_tar).to_dict()
     assert manifest["framework"] == "huggingface" and manifest["runtime"] in ("onnx", "onnx-int8", "torch")
     source = (ROOT / "inference" / "handlers" / "embeddings.py").read_bytes()
     assert (model_dir / "code" / "inference.py").read_bytes() == source

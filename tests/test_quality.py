@@ -142,7 +142,7 @@ def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
     from inference.tools.demo import cached_embeddings_artifact
 
     tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
-    q = read_manifest(tar)["quality"]
+    q = read_manifest(tar).to_dict()["quality"]
     assert q["n"] >= 1000 and q["passed"] is True
     assert q["mean_cosine"] >= MIN_MEAN_COSINE and q["min_cosine"] >= MIN_MIN_COSINE
     assert q["topk_overlap"] >= MIN_TOPK_OVERLAP
@@ -160,7 +160,7 @@ def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_i
     from inference.tools.demo import cached_embeddings_artifact
 
     tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
-    manifest = read_manifest(tar)
+    manifest = read_manifest(tar).to_dict()
     try:
         python = image_runtime_python(manifest["container"]["python"])
     except VenvUnavailable as e:

@@ -154,7 +154,7 @@ def test_artifact_layout_follows_the_sklearn_image_contract(built):
 
 def test_manifest_records_container_version_entry_point_and_measured_resources(built):
     estimator, result = built
-    manifest = read_manifest(Path(result.path))
+    manifest = read_manifest(Path(result.path)).to_dict()
     assert manifest["framework"] == "sklearn" and manifest["runtime"] == "sklearn"
     assert manifest["container"] == SK14.as_dict() == result.container
     assert manifest["model"]["sklearn_version"] == "1.4.2"
@@ -221,7 +221,7 @@ def test_train_in_container_env_runs_the_users_script_with_the_images_scikit_lea
     estimator = run_training_script(script, tmp_path / "est.joblib", "sklearn-1.4-2", log=lambda m: None)
     assert pickled_versions(estimator)["sklearn"] == ["1.4.2"]
     result = build_sklearn(estimator, tmp_path / "out", measure=False)
-    assert read_manifest(Path(result.path))["handler"]["contract"] == "generic"
+    assert read_manifest(Path(result.path)).handler.contract == "generic"
 
 
 def test_a_training_script_that_writes_nothing_is_reported(tmp_path: Path):
@@ -265,7 +265,8 @@ def test_cli_train_in_container_env(tmp_path: Path):
     proc = _cli("--train-in-container-env", str(script), "--estimator", str(tmp_path / "est.joblib"),
                 "--out", str(tmp_path / "out"), "--no-measure")
     assert proc.returncode == 0, proc.stderr
-    assert read_manifest(Path(json.loads(proc.stdout.splitlines()[-1])["path"]))["model"]["sklearn_version"] == "1.4.2"
+    built = Path(json.loads(proc.stdout.splitlines()[-1])["path"])
+    assert read_manifest(built).model.sklearn_version == "1.4.2"
 
 
 def test_estimator_bytes_are_packed_unchanged(built):

@@ -73,7 +73,7 @@ def test_vendored_packages_run_the_handler_in_the_images_python(image_python: Pa
     from inference.tools.demo import cached_embeddings_artifact
 
     tar = cached_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
-    manifest = read_manifest(tar)
+    manifest = read_manifest(tar).to_dict()
     if manifest["runtime"] == "torch":
         pytest.skip("the default artifact uses the torch runtime, which vendors nothing")
     assert manifest["container"]["python"] == "3.12"

@@ -6,31 +6,28 @@ endpoint must refuse an artifact whose files were changed after the build (`veri
 every handler's model_fn).
 
 Layout of every artifact (each container's contract): model files at the root, the handler in
-`code/inference.py`, vendored packages under `code/`, and `manifest.json` at the root listing the sha256 of
-every other file plus build metadata (framework, container, runtime, quality figures, peak RSS ...).
+`code/inference.py`, vendored packages under `code/`, and `manifest.json` at the root: the typed schema of
+inference/manifest.py, listing the sha256 of every other file plus build metadata.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
 import json
 import os
 import tarfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from inference.handlers.sls_integrity import IntegrityError, verify_manifest
+from inference.manifest import MANIFEST_FORMAT, MANIFEST_NAME, ArtifactError, Manifest, read_manifest
 
-MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 1
 _MTIME = 0  # 1970-01-01: fixed so rebuilding gives identical bytes
-
-
-class ArtifactError(ValueError):
-    """The artifact is missing, malformed or was changed after it was built."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +70,21 @@ def _walk(root: Path) -> list[str]:
     return sorted(out)
 
 
-def write_manifest(root: Path, metadata: dict[str, Any]) -> dict[str, Any]:
-    """Hash every file below root and write root/manifest.json; returns the manifest."""
+def write_manifest(root: Path, manifest: Manifest | Mapping[str, Any]) -> Any:
+    """Hash every file below root into the manifest's `files` and write root/manifest.json; returns it.
+
+    The builds pass a Manifest and get it back with its files. A plain mapping is written unchecked (with
+    format and files added) and returned as a dict: tests use it to make malformed artifacts.
+    """
+    root = Path(root)
     files = {rel: sha256_file(root / rel) for rel in _walk(root) if rel != MANIFEST_NAME}
-    manifest = {"format": MANIFEST_FORMAT, **metadata, "files": files}
-    (root / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-    return manifest
+    if isinstance(manifest, Manifest):
+        manifest = dataclasses.replace(manifest, files=files)
+        (root / MANIFEST_NAME).write_text(manifest.to_json())
+        return manifest
+    raw = {"format": MANIFEST_FORMAT, **manifest, "files": files}
+    (root / MANIFEST_NAME).write_text(json.dumps(raw, indent=1, sort_keys=True) + "\n")
+    return raw
 
 
 def pack(root: Path, out: Path) -> str:
@@ -112,23 +118,6 @@ def _info(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
     return ti
 
 
-def read_manifest(tar_path: Path) -> dict[str, Any]:
-    """The manifest inside a built model.tar.gz, without unpacking the rest."""
-    tar_path = Path(tar_path)
-    if not tar_path.is_file():
-        raise ArtifactError(f"artifact {tar_path} does not exist; build it with `python -m inference build ...`")
-    try:
-        with tarfile.open(tar_path, "r:gz") as tar:
-            member = tar.extractfile(MANIFEST_NAME)
-            if member is None:
-                raise KeyError(MANIFEST_NAME)
-            return json.loads(member.read())
-    except (KeyError, tarfile.TarError, OSError, json.JSONDecodeError) as e:
-        raise ArtifactError(
-            f"{tar_path} is not an artifact built by inference/ (no readable {MANIFEST_NAME}: {e})"
-        ) from e
-
-
 def unpack(tar_path: Path, dest: Path) -> Path:
     """Unpack an artifact safely (no absolute paths or `..`) and verify it against its manifest."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -139,6 +128,6 @@ def unpack(tar_path: Path, dest: Path) -> Path:
 
 
 __all__ = [
-    "ArtifactError", "BuildResult", "IntegrityError", "MANIFEST_NAME", "pack", "read_manifest",
+    "ArtifactError", "BuildResult", "IntegrityError", "MANIFEST_NAME", "Manifest", "pack", "read_manifest",
     "sha256_file", "unpack", "verify_manifest", "write_manifest",
 ]

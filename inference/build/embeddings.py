@@ -28,6 +28,7 @@ Progress goes to stderr; the last stdout line is the BuildResult JSON (inference
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -41,12 +42,25 @@ from typing import Any
 from inference.build.artifact import BuildResult, pack, sha256_file, write_manifest
 from inference.build.containers import DEFAULT_FOR_FRAMEWORK, get_container
 from inference.limits import DEFAULT_EMBEDDING_RUNTIME, EMBEDDING_RUNTIMES, MAX_PAYLOAD_BYTES
+from inference.manifest import (
+    ContainerRef,
+    HandlerInfo,
+    Manifest,
+    ModelInfo,
+    Quality,
+    Resources,
+    TokenizerInfo,
+    VendoredPackage,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
 MEASURE_CACHE = ROOT / ".cache" / "measurements"
 DEFAULT_MAX_BATCH = 32
 MAX_MAX_BATCH = 256
+PROGRAM = "inference.py"  # the handler's file name in code/ (the HF toolkit's convention)
+# The request the stack prints as a ready-to-run invoke example (manifest handler.example_request).
+EXAMPLE_REQUEST = {"inputs": ["How long does a cold start take?"]}
 MODEL_FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx", "torch": "model.safetensors"}
 _POOLING_KEYS = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls",
                  "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len"}
@@ -122,7 +136,7 @@ def _stage_model_files(src: Path, stage: Path, runtime: str, pooling_config: str
 def _stage_code(stage: Path) -> None:
     code = stage / "code"
     code.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(HANDLERS / "embeddings.py", code / "inference.py")
+    shutil.copyfile(HANDLERS / "embeddings.py", code / PROGRAM)
     for helper in ("sls_errors.py", "sls_integrity.py"):
         shutil.copyfile(HANDLERS / helper, code / helper)
 
@@ -264,14 +278,15 @@ def build_embeddings(
         _stage_model_files(src, stage, runtime, info["pooling_config"])
         model_meta: dict[str, Any] = {
             "name": resolved.name, "source": resolved.source, "revision": resolved.revision,
-            "file": MODEL_FILES[runtime], **{k: v for k, v in info.items() if k != "pooling_config"},
+            "file": MODEL_FILES[runtime], **{k: v for k, v in info.items() if k not in ("pooling_config", "tokenizer")},
+            "tokenizer": TokenizerInfo(**info["tokenizer"]),
         }
         if runtime != "torch":
             from inference.build.onnx_export import export_onnx, quantize_int8
 
             log("exporting the encoder to ONNX (torch.onnx.export, opset 17) ...")
             fp32 = Path(tmp) / "model.onnx"
-            model_meta["onnx_inputs"] = export_onnx(src, fp32)
+            model_meta["onnx_inputs"] = tuple(export_onnx(src, fp32))
             if runtime == "onnx-int8":
                 log("int8: fusing, calibrating (SmoothQuant + float outlier channels), quantizing ...")
                 try:
@@ -284,13 +299,14 @@ def build_embeddings(
         vendored = vendor(stage / "code", runtime, target.python, log=log)
         for rec in vendored:
             log(f"vendored {rec['name']}=={rec['version']} ({rec['wheel']}) into code/")
-        metadata: dict[str, Any] = {
-            "framework": "huggingface", "container": target.as_dict(), "runtime": runtime, "model": model_meta,
-            "handler": {"max_batch": int(max_batch), "max_payload_bytes": MAX_PAYLOAD_BYTES,
-                        "entry": "code/inference.py"},
-            "vendored": vendored,
-        }
-        write_manifest(stage, metadata)  # provisional: model_fn verifies it during the gate and the measurement
+        manifest = Manifest(
+            framework="huggingface", container=ContainerRef(**target.as_dict()), runtime=runtime,
+            model=ModelInfo(**model_meta),
+            handler=HandlerInfo(program=PROGRAM, example_request=EXAMPLE_REQUEST, max_batch=int(max_batch),
+                                max_payload_bytes=MAX_PAYLOAD_BYTES),
+            vendored=tuple(VendoredPackage(**{**rec, "stripped": tuple(rec["stripped"])}) for rec in vendored),
+        )
+        write_manifest(stage, manifest)  # provisional: model_fn verifies it during the gate and the measurement
 
         texts = generate_corpus(corpus_size or DEFAULT_SIZE)
         log(f"quality gate: {len(texts)} texts, sentence-transformers reference vs the built handler ...")
@@ -303,21 +319,19 @@ def build_embeddings(
             check_gate(report, f"the {runtime} artifact of {resolved.name}")
         except QualityGateError as e:
             raise BuildError(str(e)) from e
-        metadata["quality"] = {**report.as_manifest(),
-                               "corpus": f"inference.build.corpus.generate_corpus({len(texts)})",
-                               "computed_with": computed_with}
+        quality = Quality(**report.as_manifest(), corpus=f"inference.build.corpus.generate_corpus({len(texts)})",
+                          computed_with=computed_with)
 
         request = measurement_request(int(max_batch), info["max_seq_length"])
-        metadata["resources"] = _measure(stage, runtime, target, request, Path(measure_cache), log)
-        log(f"resources: peak RSS {metadata['resources']['peak_rss_mb']:.0f} MB, cold load "
-            f"{metadata['resources']['cold_load_s']:.2f} s")
-        manifest = write_manifest(stage, metadata)
+        resources = Resources(**_measure(stage, runtime, target, request, Path(measure_cache), log))
+        log(f"resources: peak RSS {resources.peak_rss_mb:.0f} MB, cold load {resources.cold_load_s:.2f} s")
+        manifest = write_manifest(stage, dataclasses.replace(manifest, quality=quality, resources=resources))
         tar = out_dir / "model.tar.gz"
         digest = pack(stage, tar)
     size = tar.stat().st_size
     log(f"wrote {tar} ({size / 1e6:.1f} MB, sha256 {digest[:12]}...) in {time.perf_counter() - t_start:.0f} s")
     return BuildResult(path=str(tar), sha256=digest, size_bytes=size, framework="huggingface",
-                       container=target.as_dict(), runtime=runtime, manifest=manifest)
+                       container=target.as_dict(), runtime=runtime, manifest=manifest.to_dict())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import bz2
+import dataclasses
 import gzip
 import json
 import lzma
@@ -38,6 +39,7 @@ from typing import Any
 
 from inference.build.artifact import ArtifactError, BuildResult, pack, write_manifest
 from inference.build.containers import Container, get_container
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
 
 HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
 ROOT = Path(__file__).resolve().parents[2]
@@ -233,6 +235,26 @@ def _sample_request(spec: dict | None) -> bytes | None:
     return json.dumps({"instances": [instance] * spec.get("max_instances", 1000)}).encode()
 
 
+def example_request(spec: dict | None) -> dict | None:
+    """A one-instance request the handler accepts, for the stack's ready-to-run invoke example (None: no spec).
+
+    Each feature takes its first allowed value (categories) or its default, else its minimum, else 0; the
+    swept and request-level features are left out, so the handler applies their defaults.
+    """
+    if spec is None:
+        return None
+    skip = set(spec.get("request_level") or []) | {(spec.get("sweep") or {}).get("feature")}
+    instance = {}
+    for feat in spec["features"]:
+        if feat["name"] in skip:
+            continue
+        if feat["type"] == "category":
+            instance[feat["name"]] = feat["allowed"][0]
+        else:
+            instance[feat["name"]] = feat.get("default", feat.get("min", 0))
+    return {"instances": [instance]}
+
+
 def build_sklearn(
     estimator: str | Path,
     out_dir: str | Path,
@@ -268,28 +290,28 @@ def build_sklearn(
             shutil.copyfile(HANDLERS / helper, stage / "code" / helper)
         if spec is not None:
             (stage / SPEC_FILE).write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
-        metadata: dict[str, Any] = {
-            "framework": "sklearn",
-            "container": c.as_dict(),
-            "runtime": "sklearn",
-            "model": {"file": MODEL_FILE, "sklearn_version": version, "source": est.name,
-                      "serving_spec": SPEC_FILE if spec is not None else None},
-            "handler": {"entry_point": "code/inference.py", "environment": SERVING_ENV,
-                        "contract": "spec" if spec is not None else "generic"},
-        }
-        write_manifest(stage, metadata)
+        manifest = Manifest(
+            framework="sklearn",
+            container=ContainerRef(**c.as_dict()),
+            runtime="sklearn",
+            model=ModelInfo(file=MODEL_FILE, sklearn_version=version, source=est.name,
+                            serving_spec=SPEC_FILE if spec is not None else None),
+            handler=HandlerInfo(program=SERVING_ENV["SAGEMAKER_PROGRAM"], example_request=example_request(spec),
+                                environment=dict(SERVING_ENV), contract="spec" if spec is not None else "generic"),
+        )
+        manifest = write_manifest(stage, manifest)
         body = _sample_request(spec) or json.dumps({"instances": [[0.0]]}).encode()
         if measure:
-            metadata["resources"] = _measure(stage, c, body, generic=spec is None, log=say)
-            write_manifest(stage, metadata)
+            resources = _measure(stage, c, body, generic=spec is None, log=say)
+            if resources is not None:
+                manifest = write_manifest(stage, dataclasses.replace(manifest, resources=Resources(**resources)))
         for stray in stage.rglob("__pycache__"):  # written while measuring; never part of the artifact
             shutil.rmtree(stray)
         tarball = out / "model.tar.gz"
         sha = pack(stage, tarball)
-        manifest = json.loads((stage / "manifest.json").read_text())
     say(f"wrote {tarball} ({tarball.stat().st_size} bytes, sha256 {sha[:12]}...)")
     return BuildResult(path=str(tarball), sha256=sha, size_bytes=tarball.stat().st_size, framework="sklearn",
-                       container=c.as_dict(), runtime="sklearn", manifest=manifest)
+                       container=c.as_dict(), runtime="sklearn", manifest=manifest.to_dict())
 
 
 def _measure(stage: Path, c: Container, body: bytes, *, generic: bool, log: Callable[[str], None]) -> dict | None:

@@ -132,21 +132,21 @@ def from_bench(bench: dict[str, Any], variant: str, memory_mb: int | None) -> di
 def from_artifact(artifact: Path, memory_mb: int | None, runs: int = 30) -> dict[str, Any]:
     """Our inputs measured on an artifact: p50 of warm batch-1 requests (under the Python that serves it, in a
     fresh process), peak RSS from its manifest (or measured)."""
-    from inference.build.artifact import read_manifest
     from inference.build.measure import measure_handler, time_handler
+    from inference.manifest import read_manifest
     from inference.tools.serve import open_artifact, serving_python
 
-    manifest = read_manifest(artifact)
+    manifest = read_manifest(artifact)  # typed: inference.manifest.Manifest
     body = json.dumps({"inputs": "How much does a serverless embedding endpoint cost per month?"}).encode()
     python = serving_python(manifest, log=lambda msg: print(msg, file=sys.stderr))
     python_s = str(python) if python else None
-    peak = (manifest.get("resources") or {}).get("peak_rss_mb")
+    peak = manifest.resources.peak_rss_mb
     with open_artifact(artifact) as model_dir:
         if peak is None:
             peak = measure_handler(model_dir, body, python=python_s)["peak_rss_mb"]
         timed = time_handler(model_dir, {"1": [body]}, python=python_s, min_calls=runs, budget_s=0.0)
     mem = memory_mb or smallest_tier(peak)
-    return {"label": f"ours: {manifest.get('runtime', '?')} artifact", "memory_mb": mem,
+    return {"label": f"ours: {manifest.runtime or '?'} artifact", "memory_mb": mem,
             "duration_ms": statistics.median(timed["groups"]["1"]) * 1000,
             "basis": f"p50 of {runs} warm batch-1 requests on this machine; peak RSS {peak:.0f} MB -> "
                      f"tier {mem} MB"}

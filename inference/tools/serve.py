@@ -37,6 +37,7 @@ from types import ModuleType
 from typing import Any
 
 from inference.limits import ENDPOINT_NAME_PATTERN, MAX_CONCURRENCY, MAX_PAYLOAD_BYTES, VARIANT_NAME
+from inference.manifest import MANIFEST_NAME, Manifest, read_manifest
 
 DEFAULT_MAX_CONCURRENCY = 5  # what the stacks default to when the manifest does not say
 LOCAL_ACCOUNT = "000000000000"  # no AWS account here; shown where AWS names the caller's account
@@ -349,18 +350,15 @@ def open_artifact(artifact: Path) -> Iterator[Path]:
             raise ServeError(f"cannot serve {artifact}: {e}") from e
 
 
-def artifact_manifest(artifact: Path) -> dict[str, Any]:
-    """The manifest of a model.tar.gz or an unpacked artifact directory ({} when it has none)."""
-    from inference.build.artifact import read_manifest
-
+def artifact_manifest(artifact: Path) -> Manifest | None:
+    """The manifest of a model.tar.gz or an unpacked artifact directory (None: a directory without one)."""
     artifact = Path(artifact)
-    if artifact.is_dir():
-        path = artifact / "manifest.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+    if artifact.is_dir() and not (artifact / MANIFEST_NAME).is_file():
+        return None
     return read_manifest(artifact)
 
 
-def serving_python(manifest: dict[str, Any], *, log=print) -> Path | None:
+def serving_python(manifest: Manifest | None, *, log=print) -> Path | None:
     """An interpreter that runs the artifact as its image would, when this one cannot; else None.
 
     Why: an artifact carries what its image lacks for the image's Python, and only loads where that matches.
@@ -375,14 +373,16 @@ def serving_python(manifest: dict[str, Any], *, log=print) -> Path | None:
     from inference.build.containers import get_container
     from inference.build.venvs import ensure_venv
 
-    framework = manifest.get("framework")
-    container_key = (manifest.get("container") or {}).get("key", "")
+    if manifest is None:
+        return None
+    framework = manifest.framework
+    container_key = manifest.container.key
     this_python = f"{sys.version_info[0]}.{sys.version_info[1]}"
     if framework == "sklearn":
         from inference.build.sklearn import TRAIN_REQUIREMENTS
 
         container = get_container(container_key)
-        wanted = (manifest.get("model") or {}).get("sklearn_version") or container.packages.get("scikit-learn")
+        wanted = manifest.model.sklearn_version or container.packages.get("scikit-learn")
         try:
             have = importlib.metadata.version("scikit-learn")
         except importlib.metadata.PackageNotFoundError:
@@ -391,7 +391,7 @@ def serving_python(manifest: dict[str, Any], *, log=print) -> Path | None:
             return None
         requirements = TRAIN_REQUIREMENTS[container.key]
         why = f"scikit-learn {wanted} (this environment has {have})"
-    elif framework == "huggingface" and manifest.get("vendored"):
+    elif framework == "huggingface" and manifest.vendored:
         container = get_container(container_key)
         if container.python == this_python:
             return None
