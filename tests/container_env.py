@@ -19,8 +19,8 @@ Versions and where they come from:
   (MMS_VERSION), sagemaker-inference unpinned there (the newest, 1.10.1, here), transformers==4.51.3 (the tag),
   sagemaker-huggingface-inference-toolkit==2.6.0 (the PyPI release of that period; the Dockerfile now installs a
   git commit for its transformers-5 rebuilds), numpy unpinned. torch 2.6.0 is NOT installed: a CPU torch for
-  3.12 is a separate multi-GB index here, and the onnx artifacts must not need it (see test_container_hf.py for
-  the one toolkit call that needs an answer without torch).
+  3.12 is a separate multi-GB index here, and the onnx artifacts must not need it (see
+  tests/inference/handlers/test_container_hf.py for the one toolkit call that needs an answer without torch).
 """
 
 from __future__ import annotations

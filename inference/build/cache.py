@@ -1,19 +1,22 @@
-"""One cache of built artifacts under build/artifacts/, shared by the Pulumi program, the demo, the bench and tests.
+"""The one cache of built artifacts (build/artifacts/), shared by the Pulumi program, the demo, the bench and tests.
 
 Why: a build takes a minute and re-measures memory, so an artifact is built once and reused while nothing it
 is made from changes -- and then its bytes (hence its sha256, the S3 object and the SageMaker Model) stay put.
-"Made from" is one definition for every caller (artifact_key): the caller's inputs (recipe or runtime, target
-container), the trees it reads (model weights), the inference/ sources a build imports, and the build
-environment's package versions and tools (the ELF strip that shrinks vendored libraries, or its absence).
-A build runs under a file lock, in a scratch folder, and its model.tar.gz is moved into place only when
-complete, so concurrent callers (`pulumi preview` and a test run) share one build.
+An artifact is named by its recipe (the `build:` block of a stack's endpoint, or the demo's default) and its
+target container: `recipe_artifact` keys it on those, on the model tree when the recipe's model is a local
+folder (the packaged default weights included), on the sources that shape the bytes (inference/build/,
+handlers/, limits.py, manifest.py, and a sklearn recipe's trainer package) and on the build environment's
+package versions and tools. A build runs under a file lock, in a scratch folder, and its model.tar.gz is moved
+into place only when complete, so concurrent callers (`pulumi preview` and a test run) share one build.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import importlib.metadata
+import importlib.util
 import json
 import shutil
 import sys
@@ -21,14 +24,27 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from inference.build.containers import DEFAULT_FOR_FRAMEWORK, Container
+from inference.limits import DEFAULT_EMBEDDING_RUNTIME
+
 ROOT = Path(__file__).resolve().parents[2]
+INFERENCE = ROOT / "inference"
 BUILD_DIR = ROOT / "build" / "artifacts"
 ARTIFACT_NAME = "model.tar.gz"
-# inference/ modules no build imports: editing the CLI, the tools or this cache must not rebuild artifacts.
-NOT_BUILD_INPUTS = ("__main__.py", "bench.py", "build_cache.py", "cost.py", "demo.py", "serve.py")
+# What in inference/ shapes an artifact's bytes; tools/, __main__.py and examples/ do not (a sklearn recipe's
+# trainer package is added per recipe, see recipe_sources).
+BUILD_SOURCES = ("build", "handlers", "limits.py", "manifest.py")
 # Build-environment packages whose version can change what a build writes.
 BUILD_PACKAGES = ("torch", "transformers", "sentence-transformers", "onnx", "onnxruntime", "tokenizers", "numpy",
                   "scikit-learn")
+# The default artifact: the packaged all-MiniLM-L6-v2 weights (model None) for the default HF image. A stack
+# recipe `{kind: embeddings, runtime: onnx-int8}` normalises to the same, so the demo and the stack share it.
+DEFAULT_EMBEDDINGS_RECIPE: Mapping[str, Any] = {"kind": "embeddings", "model": None,
+                                                "runtime": DEFAULT_EMBEDDING_RUNTIME, "revision": None}
+
+Log = Callable[[str], None]
+# kind -> builder(recipe, out_dir, container) -> path of the built tarball
+Builder = Callable[[Mapping[str, Any], Path, Container], Path]
 
 
 def tree_digest(root: Path, h: Any, skip: Iterable[str] = ()) -> None:
@@ -49,10 +65,19 @@ def tree_digest(root: Path, h: Any, skip: Iterable[str] = ()) -> None:
             h.update(b"\0")
 
 
-def sources_digest(root: Path = ROOT / "inference") -> str:
-    """sha256 over the inference/ sources a build uses: a changed handler or builder invalidates cached builds."""
+def sources_digest(root: Path = INFERENCE, extra: Iterable[Path] = ()) -> str:
+    """sha256 over the sources that shape an artifact: BUILD_SOURCES below root, then each extra path.
+
+    Derived from the folders, so a new module in build/ or handlers/ counts without being listed anywhere.
+    """
     h = hashlib.sha256()
-    tree_digest(root, h, NOT_BUILD_INPUTS)
+    for path in [*(Path(root) / name for name in BUILD_SOURCES), *map(Path, extra)]:
+        h.update(f"{path.name}\0".encode())
+        if path.is_dir():
+            tree_digest(path, h)
+        elif path.is_file():
+            h.update(path.read_bytes())
+        h.update(b"\1")
     return h.hexdigest()
 
 
@@ -111,3 +136,100 @@ def cached_artifact(directory: Path, build: Callable[[Path], Path], *,
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+# ------------------------------------------------------------------------------------------------ recipes
+def normalize_recipe(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe with its kind's defaults filled in, so equal builds get equal keys however they were spelled."""
+    recipe = dict(recipe)
+    if recipe.get("kind") == "embeddings":
+        return {**DEFAULT_EMBEDDINGS_RECIPE, **{k: v for k, v in recipe.items() if v is not None}}
+    return recipe
+
+
+def recipe_sources(recipe: Mapping[str, Any]) -> list[Path]:
+    """Source paths a recipe adds to BUILD_SOURCES: a sklearn trainer's package folder (or its lone module)."""
+    trainer = recipe.get("trainer")
+    if recipe.get("kind") != "sklearn" or not trainer:
+        return []
+    module = str(trainer).split(":")[0]
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        raise ValueError(f"trainer module {module!r} cannot be found on sys.path")
+    origin = Path(spec.origin)
+    return [origin.parent] if "." in module else [origin]
+
+
+def recipe_trees(recipe: Mapping[str, Any]) -> list[Path]:
+    """Model folders a recipe reads: the packaged default weights, or a local model folder (a Hub id is pinned
+    by its revision, which is in the recipe)."""
+    if recipe.get("kind") != "embeddings":
+        return []
+    model = recipe.get("model")
+    if model is None or str(model) == "":
+        from inference.build.hub import default_model_path
+
+        return [default_model_path()]
+    path = Path(str(model)).expanduser()
+    return [path] if path.is_dir() else []
+
+
+def recipe_key(recipe: Mapping[str, Any], container: Container, *, sources: str | None = None) -> str:
+    """The cache key of a recipe built for container (see the module docstring for what it covers)."""
+    recipe = normalize_recipe(recipe)
+    return artifact_key({"recipe": recipe, "container": container.as_dict()}, recipe_trees(recipe),
+                        sources=sources or sources_digest(extra=recipe_sources(recipe)))
+
+
+def build_embeddings_recipe(recipe: Mapping[str, Any], out_dir: Path, container: Container) -> Path:
+    from inference.build.embeddings import build_embeddings  # heavy (torch): only when a build is needed
+
+    result = build_embeddings(recipe.get("model"), out_dir, runtime=recipe.get("runtime") or DEFAULT_EMBEDDING_RUNTIME,
+                              revision=recipe.get("revision"), container=container.key)
+    return Path(result.path)
+
+
+def build_sklearn_recipe(recipe: Mapping[str, Any], out_dir: Path, container: Container) -> Path:
+    """Run the recipe's trainer (`module:function(out_path, container=key) -> estimator path`), then package it.
+
+    The trainer pickles in a venv matching the image (inference.examples.call_time.train.train_estimator does),
+    because build_sklearn refuses a pickle from another scikit-learn version.
+    """
+    from inference.build.sklearn import build_sklearn
+
+    module, func = recipe["trainer"].split(":")
+    trainer = getattr(importlib.import_module(module), func)
+    estimator = trainer(out_dir / "estimator.joblib", container=container.key)
+    return Path(build_sklearn(estimator, out_dir, container=container.key).path)
+
+
+BUILDERS: dict[str, Builder] = {"embeddings": build_embeddings_recipe, "sklearn": build_sklearn_recipe}
+
+
+def recipe_artifact(recipe: Mapping[str, Any], container: Container, *, builders: Mapping[str, Builder] | None = None,
+                    build_dir: Path | None = None, log: Log | None = None) -> Path:
+    """build_dir/<kind>-<key>/model.tar.gz for recipe and container: reused when present, else built once.
+
+    builders and build_dir default to this module's BUILDERS and BUILD_DIR, looked up at call time (tests
+    monkeypatch them). Build errors propagate unchanged: the caller words them for its user.
+    """
+    recipe = normalize_recipe(recipe)
+    kind = recipe["kind"]
+    builder = (builders if builders is not None else BUILDERS)[kind]
+    directory = Path(build_dir or BUILD_DIR) / f"{kind}-{recipe_key(recipe, container)}"
+
+    def build(work: Path) -> Path:
+        if log:
+            log(f"building the {kind} artifact for {container.image} (first run only: a minute or more) ...")
+        return builder(recipe, work, container)
+
+    return cached_artifact(directory, build, log=log)
+
+
+def default_embeddings_artifact(runtime: str | None = None, *, model: str | Path | None = None,
+                                log: Log | None = None, build_dir: Path | None = None) -> Path:
+    """The default recipe's artifact (packaged MiniLM, onnx-int8, default HF image), or another runtime/model of
+    it: what the demo, the bench and the tests serve, and the one the dev stack's `embeddings` endpoint names."""
+    recipe = {**DEFAULT_EMBEDDINGS_RECIPE, "runtime": runtime or DEFAULT_EMBEDDING_RUNTIME,
+              "model": str(model) if model is not None else None}
+    return recipe_artifact(recipe, DEFAULT_FOR_FRAMEWORK["huggingface"], build_dir=build_dir, log=log)

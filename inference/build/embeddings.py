@@ -165,7 +165,7 @@ def _image_python(runtime: str, container, log) -> tuple[str | None, str]:
     onnx runtimes: a cached venv of the image's Python with only the image's numpy, so the handler imports the
     onnxruntime + tokenizers vendored into code/ -- what the endpoint serves. torch vendors nothing: the build
     env's torch + transformers stand in for the image's. Shared by the quality gate and the measurement (and
-    the same venv tests/test_vendor.py uses).
+    the same venv tests/inference/build/test_vendor.py uses).
     """
     if runtime == "torch":
         return None, f"build env Python {sys.version_info[0]}.{sys.version_info[1]}"

@@ -41,7 +41,7 @@ Choices (measured on all-MiniLM-L6-v2 with the quality gate of inference/build/q
   rounded to 3 significant digits so float noise between machines cannot change the artifact.
 - Determinism: same inputs give byte-identical .onnx files (eval mode, fixed dummy inputs, no timestamps in the
   graph; the optimizer, the rounded calibration and quantize_dynamic are deterministic).
-  tests/test_onnx_export.py checks this.
+  tests/inference/build/test_onnx_export.py checks this.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Pins (the one place they live):
   Python binding: `readelf -d` lists no NEEDED entry for it) and the transformers/quantization/tools/
   backend/datasets sub-packages are dropped (~35 MB unpacked). Its declared dependencies (flatbuffers,
   packaging, protobuf, sympy) are not imported by `import onnxruntime` + InferenceSession;
-  tests/test_vendor.py proves that in a venv with only numpy.
+  tests/inference/build/test_vendor.py proves that in a venv with only numpy.
 - tokenizers 0.21.1: the images' transformers (4.51.3, 4.48.0) require tokenizers>=0.21,<0.22, and the HF
   toolkit imports transformers before our code, so the copy we vendor must satisfy the same pin (whichever
   copy ends up imported, both are compatible). abi3 wheel: one file serves 3.11 and 3.12.

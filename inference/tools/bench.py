@@ -603,12 +603,13 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
               log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every variant, write bench.json / BENCHMARK.md / bench.png into `out`, return the result."""
     from inference.build.artifact import unpack
+    from inference.build.cache import default_embeddings_artifact
     from inference.build.hub import default_model_path
     from inference.build.measure import measure_handler
-    from inference.tools.demo import cached_embeddings_artifact
     from inference.tools.serve import artifact_manifest, serving_python
 
     machine = machine_info()  # load average at the start
+    model_arg = model  # None: the default recipe's packaged weights, so the bench reuses the demo's build
     model = Path(model) if model else default_model_path()
     texts = bench_texts(64 if quick else 512)
     timing = {"rounds": 1, "slice_s": 0.1, "min_calls": 3} if quick else \
@@ -634,7 +635,7 @@ def run_bench(*, out: Path, batch_sizes: list[int], runtimes: list[str], quick: 
                     runners[key] = Worker(key, kind, model, groups, None, tmp)
             for rt in runtimes:
                 try:
-                    tar = Path((artifacts or {}).get(rt) or cached_embeddings_artifact(rt, model=model, log=log))
+                    tar = Path((artifacts or {}).get(rt) or default_embeddings_artifact(rt, model=model_arg, log=log))
                     model_dir = unpack(tar, tmp / rt)
                     python = serving_python(artifact_manifest(tar), log=log)
                     python = str(python) if python else None

@@ -1,8 +1,9 @@
 """`python -m inference demo`: the README's main command, end to end on the shipped MiniLM weights.
 
 Why: a newcomer should see a working endpoint in one command, without AWS: build the default embeddings
-artifact (cached under build/, rebuilt only when its inputs change), serve it locally with the same API as
-SageMaker, prove it with a boto3 smoke request, and print how to call it with curl and boto3.
+artifact (once, in inference.build.cache: the same cached build the dev stack's `embeddings` endpoint uses),
+serve it locally with the same API as SageMaker, prove it with a boto3 smoke request, and print how to call it
+with curl and boto3.
 """
 
 from __future__ import annotations
@@ -13,45 +14,14 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
+from inference.build.cache import default_embeddings_artifact
 from inference.limits import EMBEDDING_RUNTIMES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_ENDPOINT = "minilm"
-
-
-def build_key(model: Path, runtime: str | None) -> str:
-    """The build cache's key for an embeddings build of `model` (weights included) with `runtime`."""
-    from inference.build.cache import artifact_key
-
-    return artifact_key({"kind": "embeddings", "runtime": runtime}, trees=[Path(model)])
-
-
-def cached_embeddings_artifact(runtime: str | None = None, *, model: Path | None = None,
-                               log: Callable[[str], None] = print, cache: Path | None = None) -> Path:
-    """model.tar.gz for (model, runtime), built with inference.build.embeddings once and reused while inputs match.
-
-    runtime=None means the builder's default runtime. The cache is inference.build.cache's (build/artifacts/).
-    """
-    import inference.build.embeddings as eb  # only when a build may be needed
-    from inference.build.cache import BUILD_DIR, cached_artifact
-    from inference.build.hub import default_model_path
-
-    runtime = runtime or eb.DEFAULT_RUNTIME  # named, so the demo and the bench share one cached default build
-    model = Path(model) if model else default_model_path()
-    directory = (cache or BUILD_DIR) / f"{runtime}-{build_key(model, runtime)}"
-
-    def build(work: Path) -> Path:
-        log(f"building the {runtime} artifact from {model} (first run only, about a minute) ...")
-        t0 = time.perf_counter()
-        result = eb.build_embeddings(str(model), work, runtime=runtime)
-        log(f"built {Path(result.path).name}: {result.size_bytes / 1e6:.1f} MB, sha256 {result.sha256[:12]}..., "
-            f"runtime {result.runtime} in {time.perf_counter() - t0:.0f} s")
-        return Path(result.path)
-
-    return cached_artifact(directory, build, log=log)
 
 
 def usage_text(url: str, name: str) -> str:
@@ -131,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     proc: subprocess.Popen | None = None
     try:
         with _step(1, 4, "building the default all-MiniLM-L6-v2 artifact from the shipped weights"):
-            tar = cached_embeddings_artifact(args.runtime, log=log)
+            tar = default_embeddings_artifact(args.runtime, log=log)
         with _step(2, 4, "starting the local endpoint (unpack, verify manifest, model_fn) like the container"):
             proc = start_server(tar, args.host, args.port, DEMO_ENDPOINT)
         url = f"http://{args.host}:{args.port}"

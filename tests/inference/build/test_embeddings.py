@@ -1,7 +1,7 @@
 """`python -m inference build embeddings` (inference/build/embeddings.py): CLI contract, layout, refusals.
 
 The onnx-int8 default build is exercised by the handler/vendor/quality tests through the demo's cached
-artifact and by tests/test_reproducible.py; here the CLI builds the torch runtime (different layout: the
+artifact and by tests/inference/build/test_artifact.py; here the CLI builds the torch runtime (different layout: the
 safetensors, nothing vendored) and every refusal is checked without building.
 """
 
@@ -20,7 +20,7 @@ from inference.build.artifact import read_manifest, sha256_file
 from inference.build.embeddings import BuildError, build_embeddings, describe_model
 from inference.build.hub import default_model_path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tmp_path: Path) -> None:
@@ -138,11 +138,11 @@ def test_onnx_gate_is_computed_by_the_vendored_runtime_under_the_image_python() 
     code/ (inference/build/vendor.py's pins), not this build env's Python and onnxruntime."""
     import onnxruntime
 
+    from inference.build.cache import default_embeddings_artifact
     from inference.build.containers import get_container
     from inference.build.vendor import ONNXRUNTIME, TOKENIZERS
-    from inference.tools.demo import cached_embeddings_artifact
 
-    manifest = read_manifest(cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr)))
+    manifest = read_manifest(default_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr)))
     computed_with = manifest.quality.computed_with
     image_python = get_container(manifest.container.key).python
     assert computed_with["python"] == image_python

@@ -23,15 +23,15 @@ from inference.build.artifact import IntegrityError, read_manifest, unpack
 from inference.handlers import embeddings as handler
 from inference.handlers.sls_errors import RequestError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 JSON = "application/json"
 
 
 @pytest.fixture(scope="module")
 def artifact_tar() -> Path:
-    from inference.tools.demo import cached_embeddings_artifact
+    from inference.build.cache import default_embeddings_artifact
 
-    return cached_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
+    return default_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
 
 
 @pytest.fixture(scope="module")

@@ -69,10 +69,10 @@ def image_python() -> Path:
 
 def test_vendored_packages_run_the_handler_in_the_images_python(image_python: Path, tmp_path: Path) -> None:
     from inference.build.artifact import read_manifest, unpack
+    from inference.build.cache import default_embeddings_artifact
     from inference.handlers import embeddings as handler
-    from inference.tools.demo import cached_embeddings_artifact
 
-    tar = cached_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
+    tar = default_embeddings_artifact(None, log=lambda m: print(m, file=sys.stderr))
     manifest = read_manifest(tar).to_dict()
     if manifest["runtime"] == "torch":
         pytest.skip("the default artifact uses the torch runtime, which vendors nothing")

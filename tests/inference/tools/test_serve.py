@@ -34,7 +34,7 @@ from inference.tools.serve import (
     running_server,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 # A small handler with the same contract as ours: RequestError for bad input, a gate to hold requests in flight.
 ECHO_HANDLER = '''
@@ -474,9 +474,9 @@ def embeddings_artifact() -> Path:
 
     if importlib.util.find_spec("inference.build.embeddings") is None:
         pytest.skip("inference.build.embeddings (the artifact builder) is not in the tree yet")
-    from inference.tools.demo import cached_embeddings_artifact
+    from inference.build.cache import default_embeddings_artifact
 
-    return cached_embeddings_artifact(log=lambda msg: None)  # the default runtime, cached under build/
+    return default_embeddings_artifact(log=lambda msg: None)  # the default runtime, cached under build/
 
 
 def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: Path) -> None:

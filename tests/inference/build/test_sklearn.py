@@ -35,7 +35,7 @@ from inference.build.sklearn import (
     spec_path_for,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 SK14, SK12 = get_container("sklearn-1.4-2"), get_container("sklearn-1.2-1")
 
 

@@ -24,7 +24,7 @@ from inference.tools.bench import (
     summarize,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_batches_wrap_around_the_corpus_and_statistics_are_consistent() -> None:

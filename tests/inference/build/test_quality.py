@@ -139,9 +139,9 @@ def test_corpus_size_is_validated() -> None:
 # --------------------------------------------------------------------------------------------- real artifact
 def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
     from inference.build.artifact import read_manifest
-    from inference.tools.demo import cached_embeddings_artifact
+    from inference.build.cache import default_embeddings_artifact
 
-    tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
+    tar = default_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
     q = read_manifest(tar).to_dict()["quality"]
     assert q["n"] >= 1000 and q["passed"] is True
     assert q["mean_cosine"] >= MIN_MEAN_COSINE and q["min_cosine"] >= MIN_MIN_COSINE
@@ -152,14 +152,14 @@ def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_i
     """Recompute the gate the way the endpoint serves (code/inference.py with the vendored onnxruntime +
     tokenizers in a venv of the image's Python) and find exactly the figures the build stored."""
     from inference.build.artifact import read_manifest, unpack
+    from inference.build.cache import default_embeddings_artifact
     from inference.build.hub import default_model_path
     from inference.build.measure import embed_with_handler
     from inference.build.quality import reference_embeddings
     from inference.build.vendor import image_runtime_python
     from inference.build.venvs import VenvUnavailable
-    from inference.tools.demo import cached_embeddings_artifact
 
-    tar = cached_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
+    tar = default_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
     manifest = read_manifest(tar).to_dict()
     try:
         python = image_runtime_python(manifest["container"]["python"])
