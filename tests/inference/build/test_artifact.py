@@ -13,7 +13,11 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from inference.build.embeddings import build_embeddings
+
+pytestmark = pytest.mark.slow  # builds artifacts and venvs of the images' Pythons
 
 
 def test_two_builds_of_the_same_inputs_are_byte_identical(tmp_path: Path) -> None:

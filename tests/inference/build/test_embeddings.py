@@ -23,6 +23,7 @@ from inference.build.hub import default_model_path
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.mark.slow
 def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tmp_path: Path) -> None:
     out = tmp_path / "torch"
     proc = subprocess.run([sys.executable, "-m", "inference", "build", "embeddings", "--runtime", "torch",
@@ -119,6 +120,7 @@ def test_cli_reports_a_refusal_in_one_line_and_exits_non_zero(tmp_path: Path) ->
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_build_fails_below_the_quality_gate_and_writes_no_artifact(tmp_path: Path, monkeypatch) -> None:
     """Candidate embeddings constructed to miss the gate: the build must stop with the figures, no tarball."""
     import inference.build.quality as quality
@@ -133,6 +135,7 @@ def test_build_fails_below_the_quality_gate_and_writes_no_artifact(tmp_path: Pat
     assert not (tmp_path / "out" / "model.tar.gz").exists()
 
 
+@pytest.mark.slow
 def test_onnx_gate_is_computed_by_the_vendored_runtime_under_the_image_python() -> None:
     """The int8 gate must judge what serves: the image's Python with the onnxruntime/tokenizers vendored into
     code/ (inference/build/vendor.py's pins), not this build env's Python and onnxruntime."""

@@ -49,6 +49,7 @@ def _batch(texts: list[str]) -> dict[str, np.ndarray]:
             "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64)}
 
 
+@pytest.mark.slow
 def test_export_matches_pytorch_for_padded_batches_of_any_shape(exported) -> None:
     import onnxruntime as ort
     import torch
@@ -69,12 +70,14 @@ def test_export_matches_pytorch_for_padded_batches_of_any_shape(exported) -> Non
         assert np.abs(got[real] - want[real]).max() < 1e-3
 
 
+@pytest.mark.slow
 def test_export_is_byte_deterministic(exported, tmp_path: Path) -> None:
     again = tmp_path / "again.onnx"
     export_onnx(default_model_path(), again)
     assert again.read_bytes() == exported[0].read_bytes()
 
 
+@pytest.mark.slow
 def test_graph_versions_load_in_the_vendored_runtime(exported, quantized) -> None:
     import onnx
 
@@ -85,6 +88,7 @@ def test_graph_versions_load_in_the_vendored_runtime(exported, quantized) -> Non
         assert default_domain == OPSET <= 21  # onnxruntime 1.20 (vendored) runs opsets up to 21
 
 
+@pytest.mark.slow
 def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernels(exported, quantized,
                                                                                 tmp_path: Path) -> None:
     import onnx
@@ -135,6 +139,7 @@ def fused(exported) -> tuple:
     return model, downs, _input_absmax(model, tensors, tokenizer_file, _calibration_texts())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("ratio", "smoothed"), [(0.0, 12), (4.5, 9), (1e9, 0)])
 def test_smoothing_is_exact_in_float_and_applies_where_a_channel_dominates(fused, monkeypatch: pytest.MonkeyPatch,
                                                                             ratio: float, smoothed: int) -> None:
@@ -162,6 +167,7 @@ def _run(model, feeds: dict[str, np.ndarray]) -> np.ndarray:
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
 
 
+@pytest.mark.slow
 def test_outlier_split_is_exact_in_float_and_splits_only_layers_with_a_dominant_channel(fused) -> None:
     import onnx
 
@@ -189,6 +195,7 @@ def test_outlier_split_is_exact_in_float_and_splits_only_layers_with_a_dominant_
     assert ((pooled[True] * w).sum(axis=1) > 0.99999).all()  # float16 outlier weights: no visible change
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("ratio", "layers"), [(1.0, [0, 1, 2, 3, 4, 5]), (1e9, [])])
 def test_outlier_ratio_decides_which_layers_split(fused, monkeypatch: pytest.MonkeyPatch, ratio: float,
                                                   layers: list[int]) -> None:
@@ -205,6 +212,7 @@ def test_outlier_ratio_decides_which_layers_split(fused, monkeypatch: pytest.Mon
     assert len(copy.graph.node) == len(model.graph.node) + 6 * len(layers)
 
 
+@pytest.mark.slow
 def test_int8_weights_use_the_coarse_grid_that_makes_them_compress(quantized) -> None:
     import onnx
     from onnx import numpy_helper
@@ -220,6 +228,7 @@ def test_int8_weights_use_the_coarse_grid_that_makes_them_compress(quantized) ->
     assert distinct <= 2 * WEIGHT_LEVELS + 1 < 255
 
 
+@pytest.mark.slow
 def test_int8_embeddings_match_the_float_graph_closely_on_unseen_texts(exported, quantized) -> None:
     import onnxruntime as ort
 

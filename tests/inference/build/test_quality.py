@@ -136,6 +136,7 @@ def test_corpus_size_is_validated() -> None:
         generate_corpus(0)
 
 
+@pytest.mark.slow
 # --------------------------------------------------------------------------------------------- real artifact
 def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
     from inference.build.artifact import read_manifest
@@ -148,6 +149,7 @@ def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
     assert q["topk_overlap"] >= MIN_TOPK_OVERLAP
 
 
+@pytest.mark.slow
 def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_image_python(tmp_path) -> None:
     """Recompute the gate the way the endpoint serves (code/inference.py with the vendored onnxruntime +
     tokenizers in a venv of the image's Python) and find exactly the figures the build stored."""

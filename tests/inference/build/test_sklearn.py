@@ -105,6 +105,7 @@ def test_an_estimator_from_this_environment_is_refused_with_the_fix(tmp_path: Pa
     assert not (tmp_path / "out" / "model.tar.gz").exists()
 
 
+@pytest.mark.slow
 def test_a_1_4_2_estimator_is_refused_for_the_1_2_1_image_and_pointed_at_1_4_2():
     estimator = call_time_estimator("sklearn-1.4-2")
     with pytest.raises(VersionSkewError, match=r"scikit-learn 1\.4\.2.*--container sklearn-1\.4-2"):
@@ -143,6 +144,7 @@ def built(tmp_path_factory) -> tuple[Path, object]:
     return estimator, build_sklearn(estimator, out, container="1.4-2-cpu-py3", measure=True)
 
 
+@pytest.mark.slow
 def test_artifact_layout_follows_the_sklearn_image_contract(built):
     _, result = built
     with tarfile.open(result.path) as tar:
@@ -151,6 +153,7 @@ def test_artifact_layout_follows_the_sklearn_image_contract(built):
                      "model.joblib", "serving_spec.json"]
 
 
+@pytest.mark.slow
 def test_manifest_records_container_version_entry_point_and_measured_resources(built):
     estimator, result = built
     manifest = read_manifest(Path(result.path)).to_dict()
@@ -166,6 +169,7 @@ def test_manifest_records_container_version_entry_point_and_measured_resources(b
         tarfile.open(result.path).extractfile("serving_spec.json").read())
 
 
+@pytest.mark.slow
 def test_the_built_artifact_serves_in_the_image_matching_venv(built, tmp_path: Path):
     from inference.build.sklearn import train_python
 
@@ -178,6 +182,7 @@ def test_the_built_artifact_serves_in_the_image_matching_venv(built, tmp_path: P
     assert r["response_bytes"] > 0
 
 
+@pytest.mark.slow
 def test_a_tampered_artifact_is_refused_at_load(built, tmp_path: Path):
     from inference.build.sklearn import train_python
 
@@ -190,6 +195,7 @@ def test_a_tampered_artifact_is_refused_at_load(built, tmp_path: Path):
         measure_handler(model_dir, b"{}", python=str(train_python("sklearn-1.4-2")))
 
 
+@pytest.mark.slow
 def test_rebuilding_gives_identical_bytes(tmp_path: Path):
     estimator = call_time_estimator("sklearn-1.4-2")
     a = build_sklearn(estimator, tmp_path / "a", measure=False)
@@ -198,6 +204,7 @@ def test_rebuilding_gives_identical_bytes(tmp_path: Path):
     assert a.sha256 == b.sha256
 
 
+@pytest.mark.slow
 def test_a_malformed_serving_spec_is_refused(tmp_path: Path):
     bad = tmp_path / "spec.json"
     bad.write_text(json.dumps({"format": 1, "features": []}))
@@ -214,6 +221,7 @@ TRAIN_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_train_in_container_env_runs_the_users_script_with_the_images_scikit_learn(tmp_path: Path):
     script = tmp_path / "train.py"
     script.write_text(TRAIN_SCRIPT)
@@ -223,6 +231,7 @@ def test_train_in_container_env_runs_the_users_script_with_the_images_scikit_lea
     assert read_manifest(Path(result.path)).handler.contract == "generic"
 
 
+@pytest.mark.slow
 def test_a_training_script_that_writes_nothing_is_reported(tmp_path: Path):
     script = tmp_path / "train.py"
     script.write_text("print('forgot to save')\n")
@@ -236,6 +245,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_cli_prints_the_build_result_as_the_last_stdout_line(tmp_path: Path):
     proc = _cli("--estimator", str(call_time_estimator("sklearn-1.4-2")), "--container", "sklearn-1.4-2",
                 "--out", str(tmp_path), "--no-measure")
@@ -256,6 +266,7 @@ def test_cli_refuses_skew_with_exit_2_and_the_reason(tmp_path: Path):
     assert "error:" in proc.stderr and "scikit-learn 1.4.2" in proc.stderr and proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_cli_train_in_container_env(tmp_path: Path):
     script = tmp_path / "train.py"
     script.write_text(TRAIN_SCRIPT)
@@ -266,6 +277,7 @@ def test_cli_train_in_container_env(tmp_path: Path):
     assert read_manifest(built).model.sklearn_version == "1.4.2"
 
 
+@pytest.mark.slow
 def test_estimator_bytes_are_packed_unchanged(built):
     estimator, result = built
     with tarfile.open(result.path) as tar:

@@ -67,6 +67,7 @@ def image_python() -> Path:
         pytest.skip(f"could not install {IMAGE_NUMPY} into a Python 3.12 venv (package index unreachable?): {e}")
 
 
+@pytest.mark.slow
 def test_vendored_packages_run_the_handler_in_the_images_python(image_python: Path, tmp_path: Path) -> None:
     from inference.build.artifact import read_manifest, unpack
     from inference.build.cache import default_embeddings_artifact

@@ -110,6 +110,7 @@ def test_serving_spec_is_valid_and_matches_the_feature_order(pipeline):
     LoadedModel(pipeline, spec)  # the positive class exists and the estimator has predict_proba
 
 
+@pytest.mark.slow
 # ------------------------------------------------------------------------------------- training in the image venvs
 @pytest.mark.parametrize("container, version, numpy2", [("sklearn-1.4-2", "1.4.2", True),
                                                         ("sklearn-1.2-1", "1.2.1", False)])

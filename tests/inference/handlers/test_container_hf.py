@@ -29,6 +29,8 @@ from container_env import hf_toolkit_python
 
 from inference.build.artifact import read_manifest, unpack
 
+pytestmark = pytest.mark.slow  # builds artifacts and venvs of the images' Pythons
+
 ROOT = Path(__file__).resolve().parents[3]
 SENTENCES = ["The endpoint scales to zero when idle.", "Serverless inference bills per millisecond.",
              "A cat sleeps on the warm windowsill."]

@@ -32,6 +32,8 @@ from inference.build.artifact import unpack
 from inference.build.containers import get_container
 from inference.build.sklearn import build_sklearn, check_estimator
 
+pytestmark = pytest.mark.slow  # builds artifacts and venvs of the images' Pythons
+
 DRIVER = r'''
 import importlib, json, os, sys
 mode, base, requests_file, out_file = sys.argv[1:5]

@@ -63,6 +63,7 @@ def client_error(model, payload, content_type: str = JSON, accept: str = JSON) -
     return err.value
 
 
+@pytest.mark.slow
 # ----------------------------------------------------------------------------------------------- contract
 def test_single_string_gives_one_unit_vector_with_model_and_dimensions(model, model_dir: Path) -> None:
     out = invoke(model, {"inputs": "The cat sits on the mat."})
@@ -74,6 +75,7 @@ def test_single_string_gives_one_unit_vector_with_model_and_dimensions(model, mo
     assert out["truncated"] == [False]
 
 
+@pytest.mark.slow
 def test_embeddings_agree_with_sentence_transformers(model) -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -89,6 +91,7 @@ def test_embeddings_agree_with_sentence_transformers(model) -> None:
     assert pair[0] @ pair[1] > pair[0] @ pair[2] + 0.2
 
 
+@pytest.mark.slow
 def test_inputs_longer_than_max_seq_length_are_truncated_and_flagged(model, model_dir: Path) -> None:
     max_len = json.loads((model_dir / "manifest.json").read_text())["model"]["max_seq_length"]
     long_text = " ".join(["word"] * (max_len + 50))
@@ -99,6 +102,7 @@ def test_inputs_longer_than_max_seq_length_are_truncated_and_flagged(model, mode
     assert e[1] @ e[2] > 0.999  # the tail past max_seq_length does not change the embedding
 
 
+@pytest.mark.slow
 def test_order_follows_inputs(model) -> None:
     texts = ["apples and pears", "a volcano erupts", "quarterly tax return", "jazz saxophone solo"]
     forward = np.asarray(invoke(model, {"inputs": texts})["embeddings"])
@@ -109,6 +113,7 @@ def test_order_follows_inputs(model) -> None:
     assert list(sims.argmax(axis=1)) == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_content_type_with_charset_and_wildcard_accept_are_fine(model) -> None:
     out = invoke(model, b'{"inputs": ["x marks the spot"]}', "application/json; charset=utf-8", "*/*")
     assert len(out["embeddings"]) == 1
@@ -116,17 +121,20 @@ def test_content_type_with_charset_and_wildcard_accept_are_fine(model) -> None:
     assert len(out["embeddings"]) == 1
 
 
+@pytest.mark.slow
 # ----------------------------------------------------------------------------------------------- errors
 def test_wrong_content_type_is_415_naming_the_allowed_type(model) -> None:
     err = client_error(model, b"hello", "text/plain")
     assert err.status_code == 415 and "application/json" in err.reason and "text/plain" in err.reason
 
 
+@pytest.mark.slow
 def test_unsupported_accept_is_406(model) -> None:
     err = client_error(model, {"inputs": "x"}, JSON, "text/csv")
     assert err.status_code == 406 and "text/csv" in err.reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -152,11 +160,13 @@ def test_bad_request_is_400_with_a_reason(model, body: bytes, needle: str) -> No
     assert needle in err.reason
 
 
+@pytest.mark.slow
 def test_batch_larger_than_max_batch_is_413(model, max_batch: int) -> None:
     err = client_error(model, {"inputs": ["t"] * (max_batch + 1)})
     assert err.status_code == 413 and str(max_batch) in err.reason
 
 
+@pytest.mark.slow
 def test_payload_over_the_limit_is_413_before_json_parsing(model, model_dir: Path) -> None:
     limit = json.loads((model_dir / "manifest.json").read_text())["handler"]["max_payload_bytes"]
     assert limit <= 4 * 1024 * 1024  # the serverless request limit
@@ -168,6 +178,7 @@ def test_payload_over_the_limit_is_413_before_json_parsing(model, model_dir: Pat
     assert invoke(model, near)["truncated"] == [True]  # a near-limit request is served, not a crash
 
 
+@pytest.mark.slow
 def test_handler_keeps_serving_after_errors(model) -> None:
     for bad in (b"nope", b'{"inputs": []}', b'{"inputs": [1]}'):
         client_error(model, bad)
@@ -178,6 +189,7 @@ def test_handler_keeps_serving_after_errors(model) -> None:
 _texts = st.text(min_size=1, max_size=300).filter(lambda s: s.strip())
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_list_of_strings_up_to_max_batch_gives_that_many_unit_vectors_in_order(model, max_batch, data) -> None:
@@ -230,6 +242,7 @@ def test_arbitrary_bytes_never_raise_anything_but_a_request_error(body: bytes) -
         assert all(isinstance(t, str) and t.strip() for t in data["texts"])
 
 
+@pytest.mark.slow
 # ----------------------------------------------------------------------------------------------- load path
 def test_model_fn_refuses_a_tampered_artifact(model_dir: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(model_dir, tmp_path / "m")
@@ -242,6 +255,7 @@ def test_model_fn_refuses_a_tampered_artifact(model_dir: Path, tmp_path: Path) -
         handler.model_fn(str(copy))
 
 
+@pytest.mark.slow
 def test_a_graph_with_other_inputs_fails_the_load_naming_them_and_what_is_fed(model_dir: Path,
                                                                               tmp_path: Path) -> None:
     import onnx
@@ -261,6 +275,7 @@ def test_a_graph_with_other_inputs_fails_the_load_naming_them_and_what_is_fed(mo
         handler.EmbeddingModel(str(tmp_path), manifest)
 
 
+@pytest.mark.slow
 def test_artifact_layout_and_manifest(artifact_tar: Path, model_dir: Path) -> None:
     manifest = read_manifest(artifact_tar).to_dict()
     assert manifest["framework"] == "huggingface" and manifest["runtime"] in ("onnx", "onnx-int8", "torch")
@@ -290,6 +305,7 @@ _BLOCKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_onnx_runtime_never_imports_torch_or_transformers(model_dir: Path) -> None:
     manifest = json.loads((model_dir / "manifest.json").read_text())
     if manifest["runtime"] == "torch":
@@ -336,6 +352,7 @@ def test_plan_chunks_splits_mixed_lengths_and_keeps_similar_ones_together() -> N
     assert all((b - a) * 256 <= handler.TOKEN_BUDGET for a, b in handler.plan_chunks([256] * 32))
 
 
+@pytest.mark.slow
 def test_a_text_embeds_alike_alone_and_inside_a_batch_of_other_lengths(model) -> None:
     # int8 activations are quantized per encoder call, so a text's vector depends slightly on its chunk mates
     texts = ["🙂", "ok", "A short sentence.", "def add(a, b):\n    return a + b",
@@ -345,6 +362,7 @@ def test_a_text_embeds_alike_alone_and_inside_a_batch_of_other_lengths(model) ->
     assert (batched * alone).sum(axis=1).min() > 0.98
 
 
+@pytest.mark.slow
 def test_one_text_takes_the_lean_path_with_the_same_vector_as_a_batch_of_copies(model) -> None:
     # a batch of identical texts quantizes its activations over the same values, so int8 gives the same vector
     for text in ["ok", "A short sentence about cats.", "def add(a, b):\n    return a + b", "x " * 400]:
@@ -355,6 +373,7 @@ def test_one_text_takes_the_lean_path_with_the_same_vector_as_a_batch_of_copies(
         assert truncated == truncated_copies[:1] == [len(text) > 500]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("normalize", [True, False])
 @pytest.mark.parametrize("pooling", handler.POOLING_MODES)
 def test_every_pooling_mode_pools_one_text_as_sentence_transformers_does(model, monkeypatch: pytest.MonkeyPatch,
@@ -397,6 +416,7 @@ def writer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     return request.param
 
 
+@pytest.mark.slow
 def test_response_json_carries_every_float32_exactly(model, writer: str) -> None:
     pred = handler.predict_fn(handler.input_fn(json.dumps({"inputs": ["a", "a longer text, with ünïcode"]}), JSON),
                               model)
@@ -420,6 +440,7 @@ def test_any_finite_float32_reads_back_bit_for_bit_with_either_writer(writer: st
     assert np.array_equal(back.view(np.uint32), values.view(np.uint32))  # -0.0 and subnormals included
 
 
+@pytest.mark.slow
 def test_both_writers_give_the_same_numbers_and_orjson_is_not_longer(model, monkeypatch: pytest.MonkeyPatch) -> None:
     pred = handler.predict_fn(handler.input_fn(json.dumps({"inputs": ["the same numbers", "either way"]}), JSON),
                               model)
@@ -480,6 +501,7 @@ def test_a_bad_omp_num_threads_fails_the_load_naming_the_variable(monkeypatch: p
         handler._thread_count()
 
 
+@pytest.mark.slow
 def test_the_loaded_session_runs_on_the_capped_thread_count(model_dir: Path, model,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

@@ -214,6 +214,7 @@ def test_markdown_has_one_row_per_variant_and_batch_and_the_machine() -> None:
     assert "batch 1: median 5.50×, 3.90–6.60× over 20 rounds" in render_markdown(result)
 
 
+@pytest.mark.slow
 def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
     out = tmp_path / "results"
     proc = subprocess.run(

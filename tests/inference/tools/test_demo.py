@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from inference.tools.demo import usage_text
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -19,6 +21,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_demo_builds_serves_and_answers_a_smoke_request() -> None:
     port = _free_port()
     proc = subprocess.run([sys.executable, "-m", "inference", "demo", "--no-wait", "--port", str(port)], cwd=ROOT,

@@ -26,6 +26,7 @@ import inference.handlers.sls_errors as sls_errors
 from inference.build.artifact import pack, write_manifest
 from inference.build.venvs import VenvUnavailable, find_python
 from inference.limits import MAX_PAYLOAD_BYTES
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo
 from inference.tools.serve import (
     HANDLER_TIME_HEADER,
     ServeError,
@@ -356,7 +357,8 @@ def _free_port() -> int:
 
 def test_cli_serves_a_tarball_and_refuses_a_tampered_one(tmp_path: Path) -> None:
     root = make_model_dir(tmp_path / "m")
-    write_manifest(root, {"framework": "test"})
+    write_manifest(root, Manifest(framework="test", container=ContainerRef("test", "test", "1", "3.11"), runtime=None,
+                                  handler=HandlerInfo(), model=ModelInfo(file="factor.txt")))
     tar = tmp_path / "model.tar.gz"
     pack(root, tar)
     port = _free_port()
@@ -418,6 +420,7 @@ json.dump({"labels": est.predict(probe).tolist(), "proba": est.predict_proba(pro
 """
 
 
+@pytest.mark.slow
 def test_cli_serves_a_sklearn_artifact_from_an_image_matching_venv(tmp_path: Path) -> None:
     """The artifact is pickled with the image's scikit-learn (1.4.2, Python 3.10), which this venv does not have;
     `serve` re-executes itself in a cached venv that matches the image, as the container would run it."""
@@ -463,6 +466,7 @@ def embeddings_artifact() -> Path:
     return default_embeddings_artifact(log=lambda msg: None)  # the default runtime, cached under build/
 
 
+@pytest.mark.slow
 def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: Path) -> None:
     """The default (onnx-int8) artifact carries packages vendored for its image's Python, so `serve` runs it
     under that Python; the answers must match sentence-transformers, in order, for concurrent clients too."""
