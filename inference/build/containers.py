@@ -3,7 +3,7 @@
 One table serves both sides: the build (which Python/packages to vendor for, which sklearn version to
 accept) and the Pulumi program (which ECR repository and tag to resolve with get_prebuilt_ecr_image).
 Tags and versions come from the SageMaker Python SDK's image_uri_config and the DLC release notes
-(see ../shared/AWS_FACTS.md); the image's Python decides which wheels are vendored into code/.
+(see docs/aws-facts.md); the image's Python decides which wheels are vendored into code/.
 """
 
 from __future__ import annotations

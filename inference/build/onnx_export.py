@@ -1,47 +1,11 @@
 """Export a sentence-transformers encoder to ONNX and quantize it to int8, deterministically.
 
-Choices (measured on all-MiniLM-L6-v2 with the quality gate of inference/build/quality.py):
-- Export with torch.onnx.export's TorchScript exporter (dynamo=False: the dynamo exporter needs onnxscript,
-  which is not installed), opset 17 and IR version 8, so the graph loads in the vendored onnxruntime
-  (inference/build/vendor.py). Inputs input_ids, attention_mask (+ token_type_ids when the model takes them),
-  dynamic batch and sequence axes; output last_hidden_state. Pooling and normalisation stay in NumPy in the
-  handler, so one graph serves every pooling mode. Eager attention keeps the graph to plain ONNX ops.
-- int8 (quantize_int8), measured on all-MiniLM-L6-v2 against the gate of inference/build/quality.py with the
-  vendored onnxruntime 1.20.1. The fast CPU path is onnxruntime's u8s8 kernels (DynamicQuantizeMatMul:
-  activations quantized per tensor at run time, weights per column): ~3x faster than float at 26 tokens.
-  Their weakness is BERT's outlier activation channels, which a per-tensor scale must cover; plain
-  quantize_dynamic fails the gate (a lone emoji: cosine 0.961, top-10 overlap 0.899). The recipe, each step
-  exact in float except the last two:
-  1. fuse with ORT's transformer optimizer (Attention with packed q/k/v weights, SkipLayerNormalization,
-     FastGelu): ~110 kernels per run instead of ~230. fp32 alone gets ~1.3x faster at batch 1; quantized,
-     the Attention becomes QAttention (q/k/v projection + attention in one int8 kernel), ~1.15x faster than
-     MultiHeadAttention with three separate int8 projections; FastGelu (GELU's tanh form) is ~5% faster than
-     BiasGelu; neither moves the gate figures;
-  2. SmoothQuant (alpha 0.75) on the weights fed by a LayerNorm with outlier channels (FFN up; q/k/v of
-     layers 3-5);
-  3. FFNs whose GELU output has a dominant channel (> 3.75x the largest ordinary one; MiniLM: layers 0-2)
-     are split by intermediate channel: the 16 largest of 1536 run as a small float FFN beside the int8 one
-     (LLM.int8()-style decomposition; _split_outliers). Against the previous form of this step (all six
-     layers, a mask Mul and a Gather over the [., 1536] activations): ~7% faster per call, same gate figures
-     but the minimum, smaller;
-  4. embedding tables (but the 2-row token-type table): int8 per row (step 0.2 x row std); the word table
-     drops the 1331 rows no input can reach (994 [unusedN] slots, 337 '##' continuations of punctuation /
-     CJK, which are always split off);
-  5. weights on +-63 steps per column (stored int8: ~1 bit per weight less after gzip), then quantize_dynamic.
-  Result: mean cosine 0.9959, min 0.9861, top-10 overlap 0.937 (gate 0.99 / 0.98 / 0.9); 15.6 MB gzipped.
-  Without the q/k/v smoothing: min 0.983. Without step 3: min 0.9796 with layer 0 unsplit (fails); SmoothQuant
-  on the FFN down-projection instead of step 3 fails (alpha 0.5 / 0.75 / 0.9: min 0.937 / 0.958 / 0.973).
-  Measured alternatives: 8-bit blockwise MatMulNBits (the previous recipe) passes with more margin (0.9985 /
-  0.9946 / 0.963) but is ~1.5x slower and needs onnxruntime >= 1.22 (7.9 MB vs 6.4 MB gzipped); keeping
-  the FFN down-projections in MatMulNBits and the rest u8s8 gives 0.9978 / 0.9927 / 0.948 at 18 MB (with
-  onnxruntime 1.22: an artifact of ~28.5 MB); a per-tensor 8-bit word table instead of step 0.2: +1.2 MB,
-  top-10 0.948; 4-bit weights fail the gate; static (calibrated) uint8 scales for the FFN down-projection
-  input instead of dynamic ones: no faster (QuantizeLinear costs what the dynamic min/max + quantize cost).
-  Calibration (steps 2-3) runs 300 inference.build.corpus texts with a seed the gate does not use; its maxima are
-  rounded to 3 significant digits so float noise between machines cannot change the artifact.
-- Determinism: same inputs give byte-identical .onnx files (eval mode, fixed dummy inputs, no timestamps in the
-  graph; the optimizer, the rounded calibration and quantize_dynamic are deterministic).
-  tests/inference/build/test_onnx_export.py checks this.
+Why: the onnx runtimes serve without torch (a small artifact, a fast cold start), and onnx-int8 is about 3x
+faster than float on CPU through onnxruntime's u8s8 kernels. Plain dynamic quantization fails the quality gate
+on BERT's outlier activation channels, so quantize_int8 first fuses the graph, smooths the LayerNorm-fed
+inputs, runs the outlier FFN channels in float and quantizes the embedding tables per row; the measurements
+behind each step and the alternatives that were dropped are in docs/int8-recipe.md. Every step is
+deterministic (calibration maxima are rounded), so the same inputs give byte-identical graphs.
 """
 
 from __future__ import annotations
@@ -96,7 +60,7 @@ def export_onnx(model_dir: Path, out_path: Path, *, opset: int = OPSET) -> list[
 
 
 # --------------------------------------------------------------------------------------------- int8
-# Knobs of the int8 recipe (each measured on all-MiniLM-L6-v2 against the quality gate; see the module docstring).
+# Knobs of the int8 recipe (each chosen against the quality gate: docs/int8-recipe.md). Changing one changes bytes.
 SMOOTH_ALPHA = 0.75         # SmoothQuant migration strength for LayerNorm-fed MatMuls
 SMOOTH_RATIO = 4.5          # ... applied where a LayerNorm output's largest channel >= 4.5 x its median one
 OUTLIER_CHANNELS = 16       # FFN intermediate channels computed in float, per split layer
@@ -165,7 +129,7 @@ def _fuse(src: Path, *, num_heads: int, hidden_size: int):
     options = FusionOptions("bert")
     options.use_multi_head_attention = False  # Attention: packed q/k/v weights, which quantize to QAttention
     options.enable_embed_layer_norm = False  # EmbedLayerNormalization would take the tables in float
-    options.enable_gelu_approximation = True  # FastGelu (tanh form): ~5% faster at batch 1, same gate figures
+    options.enable_gelu_approximation = True  # FastGelu (GELU's tanh form): faster, same gate figures
     logging.getLogger("onnxruntime.transformers").setLevel(logging.ERROR)
     optimized = optimize_model(str(src), model_type="bert", num_heads=num_heads, hidden_size=hidden_size,
                                optimization_options=options, opt_level=0, use_gpu=False)
@@ -259,10 +223,8 @@ def _smooth(model, fed: list, amax: dict) -> int:
     BERT's LayerNorm outputs carry a few outlier channels; per-tensor uint8 activations would spend their
     range on them. s_j = max|x_j|^a / max|W_j|^(1-a) moves that range into the (per-column) weights. The
     LayerNorm output also feeds the residual, so the 1/s is an explicit Mul in front of the MatMuls rather
-    than folded into the LayerNorm -- ~5 us per call each, so only outputs whose largest channel reaches
-    SMOOTH_RATIO x their median channel are smoothed (MiniLM: every FFN-up input, 7.8-16x, and the attention
-    inputs of layers 3-5, 4.9-5.2x; not those of layers 0-2, 3.2-4.3x: ~3% faster, the gate figures unchanged,
-    its minimum 0.9866 against 0.9852 with the FFN split in layers 0-3). Returns the number of smoothed tensors.
+    than folded into the LayerNorm; as each Mul costs time, only outputs whose largest channel reaches
+    SMOOTH_RATIO x their median channel are smoothed. Returns the number of smoothed tensors.
     """
     import numpy as np
     from onnx import helper, numpy_helper
@@ -293,11 +255,9 @@ def _split_outliers(model, targets: list, amax: dict, *, half: bool = True) -> l
     channel is exact in float: gelu(x Wu[:, k] + bu[k]) Wd[k] (int8) + gelu(x Wu[:, o] + bu[o]) Wd[o] (float,
     a [., 384] x [384, 16] and a [., 16] x [16, 384] product) -- LLM.int8()'s decomposition with calibrated,
     fixed channels, without a mask or gather pass over the [., 1536] activations. Only layers whose largest
-    channel exceeds OUTLIER_RATIO x the largest ordinary one are split (MiniLM: layers 0-2, ratios 3.9-5.2;
-    layers 3-5: 3.5, 1.6, 2.3 -- splitting them as well leaves the gate figures where they are, min 0.9866
-    against 0.9861, and costs ~19 us per layer: 4 small kernels, which a second thread makes slower). The
-    float weights are stored as float16 (half=True) behind a Cast, which onnxruntime folds at load: ~25 kB
-    less per split layer in the artifact. Returns the indices of the layers split.
+    channel exceeds OUTLIER_RATIO x the largest ordinary one are split (each split adds small kernels). The
+    float weights are stored as float16 (half=True) behind a Cast, which onnxruntime folds at load (a smaller
+    artifact). Returns the indices of the layers split.
     """
     import numpy as np
     from onnx import helper, numpy_helper

@@ -3,34 +3,11 @@
 Why: a serverless endpoint must not pip-install at cold start (no guaranteed network, little disk, slow), so
 the onnx runtimes carry onnxruntime, tokenizers and orjson for the image's Python (3.12 for hf-2.6-py312,
 3.11 for hf-2.3-py311) and platform (manylinux x86_64; the images are Ubuntu 22.04, glibc 2.35). The handler puts
-code/ first on sys.path.
-
-Pins (the one place they live):
-- onnxruntime 1.20.1: the onnx-int8 graph needs only long-standing kernels (DynamicQuantizeMatMul /
-  QAttention, SkipLayerNormalization, FastGelu; inference/build/onnx_export.py), and among the releases built
-  for NumPy 2 (the image's; 1.19 on) the 1.19/1.20 bindings are the smallest: 6.35 / 6.42 MB gzipped,
-  against 7.9 MB for 1.22.1 and more for later lines (artifact target: 25 MB). 1.17/1.18 are smaller still
-  but built against NumPy 1.x, so they fail to import next to NumPy 2. Runs opset <= 21 / IR <= 10 (we
-  export opset 17 / IR 8), wheels for cp311 and cp312 (manylinux_2_27/2_28). Only what InferenceSession
-  imports is kept: the Python binding and capi/ -- libonnxruntime.so (the C API library, not linked by the
-  Python binding: `readelf -d` lists no NEEDED entry for it) and the transformers/quantization/tools/
-  backend/datasets sub-packages are dropped (~35 MB unpacked). Its declared dependencies (flatbuffers,
-  packaging, protobuf, sympy) are not imported by `import onnxruntime` + InferenceSession;
-  tests/inference/build/test_vendor.py proves that in a venv with only numpy.
-- tokenizers 0.21.1: the images' transformers (4.51.3, 4.48.0) require tokenizers>=0.21,<0.22, and the HF
-  toolkit imports transformers before our code, so the copy we vendor must satisfy the same pin (whichever
-  copy ends up imported, both are compatible). abi3 wheel: one file serves 3.11 and 3.12.
-Native libraries that still carry a symbol table (tokenizers' .so: 9.1 MB, 7.1 MB without; 0.47 MB of the
-gzipped artifact, more than its margin under the 25 MB target) are stripped with `--strip-unneeded` by an
-ELF-capable strip on PATH (elf_strip_tool: binutils' strip, else LLVM's llvm-strip; macOS's own strip only
-reads Mach-O and is passed over): only symbols no loader or import needs go, the code is unchanged (tests
-import the stripped copy), and the manifest records the files and the tool. Without such a tool the build
-still works, says so, and leaves the symbols in; the tool's version is part of the build cache key
-(build_cache.artifact_key), so an artifact built without it is not reused once it is installed. (A pure-Python
-rewriter such as LIEF was tried: it rewrites .dynsym/.dynstr and the relocations, not just the symbol table.)
-- orjson 3.13.0 (the images do not ship it): the handler's output_fn writes the float32 embeddings with it,
-  exact and ~9x faster than Python float formatting (~70 us of a ~1.8 ms batch-1 request; 32x that at
-  batch 32). Its wheels are per Python (cp311, cp312), not abi3. METADATA (its README) is left out.
+code/ first on sys.path. The pins below are the one place they live; why each version was chosen (size,
+NumPy 2 compatibility, the images' transformers pins) is in docs/handler-performance.md. Only what
+InferenceSession imports is kept, and native libraries are stripped of their symbol tables by an ELF-capable
+strip on PATH when there is one (elf_strip_tool); the tool's version is part of the build cache key
+(inference.build.cache.artifact_key), so an artifact built without it is not reused once it is installed.
 The torch runtime vendors nothing: the image ships torch, transformers and tokenizers (and its handler falls
 back to Python's float formatting where orjson is absent).
 Downloads go through `pip download --only-binary=:all: --platform ... --python-version ... --no-deps` and

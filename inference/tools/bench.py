@@ -1,6 +1,6 @@
 """`python -m inference bench`: the embedding runtimes side by side, in one run on this machine.
 
-Why: issue 3's targets are ratios (onnx-int8 vs the sentence-transformers reference, cold load, peak RSS,
+Why: the targets are ratios (onnx-int8 vs the sentence-transformers reference, cold load, peak RSS,
 artifact size, HTTP overhead), and ratios only mean something when every variant runs on the same machine in
 the same run. Variants:
 
@@ -45,7 +45,7 @@ PACKAGES = ("torch", "transformers", "sentence-transformers", "onnxruntime", "on
             "starlette", "uvicorn")
 SCHEMA = 1
 
-# Issue 3's targets, as (key, description, threshold, unit, higher_is_better).
+# The targets (README), as (key, description, threshold, unit, higher_is_better).
 TARGETS = (
     ("speedup_b1", "onnx-int8 texts/s vs reference at batch 1", 5.0, "x", True),
     ("speedup_b32", "onnx-int8 texts/s vs reference at batch 32", 2.5, "x", True),
@@ -242,8 +242,8 @@ class HttpRunner:
     """An artifact behind `python -m inference serve` (a subprocess), called over HTTP with keep-alive.
 
     The client is the standard library's http.client on one persistent connection: the leanest Python client,
-    so the measured overhead is mostly the server's (httpx costs ~0.6 ms more per call on a 2-core machine,
-    boto3 more still; those are the caller's, not the endpoint's).
+    so the measured overhead is mostly the server's (heavier clients such as httpx or boto3 add their own cost,
+    which is the caller's, not the endpoint's).
     """
 
     def __init__(self, name: str, tar: Path, groups: dict[str, list], tmp: Path, startup_timeout: float = 900.0):
@@ -328,9 +328,9 @@ def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slic
     seconds of calls (at least enough for min_calls over all rounds), after `warmup` untimed calls. Short
     slices in many rounds spread a burst of load over every variant rather than onto one variant's slice.
     per_round, if given, receives each slice's mean latency (name -> batch -> one value per round).
-    settle_s: idle time before each slice. onnxruntime's worker threads keep spinning for ~30-50 ms after a
-    variant's last call (torch's for ~10 ms); without a pause the next variant's first calls share the cores
-    with them.
+    settle_s: idle time before each slice. onnxruntime's (and torch's) worker threads keep spinning for a
+    while after a variant's last call; without a pause the next variant's first calls share the cores with
+    them (docs/handler-performance.md).
     """
     out: dict[str, dict[str, list[float]]] = {name: {} for name in runners}
     failed = failures if failures is not None else {}
@@ -388,7 +388,7 @@ def machine_info() -> dict[str, Any]:
 
 
 def evaluate_targets(variants: dict[str, Any], http_overhead: dict[str, float]) -> list[dict[str, Any]]:
-    """Issue 3's targets against this run; status PASS / MISS, or N/A when the run lacks the figures."""
+    """The targets against this run; status PASS / MISS, or N/A when the run lacks the figures."""
     ours, ref = variants.get(TARGET_RUNTIME), variants.get("reference")
 
     def speedup(b: str) -> float | None:
@@ -435,9 +435,7 @@ def round_ratios(per_round: dict[str, dict[str, list[float]]]) -> dict[str, dict
 
 
 # Two threads' lead over one at batch 1 on a quiet machine, per CPU model (prefix of /proc/cpuinfo's model name);
-# see load_gauge. It depends on the CPU: AMD EPYC, 10 runs on 2026-11-25. On the Intel Xeon (AVX-512 VNNI + AMX)
-# of 2026-12-01 two threads led by only 1.11-1.17x in every run, tight loops included, so its small
-# int8 GEMMs gain little from a second thread whatever the load (README); no quiet figure is claimed for it.
+# see load_gauge. Only calibrated CPU models are listed; how they were calibrated: docs/handler-performance.md.
 QUIET_THREAD_LEAD = {"AMD EPYC": (1.3, 1.4)}
 
 
@@ -450,7 +448,7 @@ def load_gauge(variants: dict[str, Any]) -> dict[str, float] | None:
     """How loaded the host was during this run, from two figures of the run itself (None without them).
 
     - two_vs_one_thread: onnx-int8's batch-1 texts/s over onnx-int8-1thread's. Load on a shared host slows two
-      threads working in step far more than one (1.3-1.6x against ~7% on the AMD EPYC machines), so this lead
+      threads working in step far more than one (docs/handler-performance.md), so this lead
       shrinks from the CPU's QUIET_THREAD_LEAD when the host is busy -- and with it every ratio of the 2-thread
       runtime. Comparable only between runs on the same CPU model.
     - reference_p50_ms: the reference's batch-1 p50, the same gauge in absolute time (machine-specific).
@@ -522,7 +520,7 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += ["", "HTTP overhead at batch 1 (p50 over requests of the client round trip − the handler's time in the "
               "server): "
               + (", ".join(f"{k} {v:.2f} ms" for k, v in result["http_overhead_ms"].items()) or "not measured"), ""]
-    lines += ["## Targets (issue 3)", "", "| target | value | status |", "|---|---:|---|"]
+    lines += ["## Targets", "", "| target | value | status |", "|---|---:|---|"]
     for t in result["targets"]:
         lines.append(f"| {t['description']} {t['target']} | {_fmt(t['value'])} {t['unit']} | {t['status']} |")
     gauge = _gauge_line(result.get("load_gauge"), result.get("machine", {}).get("cpu"))

@@ -24,7 +24,7 @@ from inference.limits import MEMORY_TIERS_MB
 
 DAYS_PER_MONTH = 30
 DEFAULT_BENCH = Path(__file__).resolve().parents[2] / "bench-results" / "bench.json"
-USUAL_RECIPE_MEMORY_MB = 3072  # the HF feature-extraction recipe's usual serverless config (issue 3)
+USUAL_RECIPE_MEMORY_MB = 3072  # the HF feature-extraction recipe's usual serverless config
 KB = 1024
 GB = 1024 * 1024 * 1024
 
@@ -43,7 +43,7 @@ class PriceTable:
 
 # us-east-1 on-demand serverless inference: $0.0000200 per second per GB of memory (1024 MB $0.0000200/s ...
 # 6144 MB $0.0001200/s) and $0.016 per GB of data processed in and out. These are the published figures as
-# summarised in ../shared/AWS_FACTS.md and public price sheets; this machine has no network to re-read
+# summarised in docs/aws-facts.md and public price sheets; this machine has no network to re-read
 # https://aws.amazon.com/sagemaker/pricing/ itself, so the output says so.
 US_EAST_1 = PriceTable(
     region="us-east-1",

@@ -43,7 +43,7 @@ DEFAULT_MAX_CONCURRENCY = 5  # what the stacks default to when the manifest does
 LOCAL_ACCOUNT = "000000000000"  # no AWS account here; shown where AWS names the caller's account
 HANDLER_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 # What the server itself needs in an image-matching venv (pure Python packages).
-# httptools + uvloop: uvicorn picks them up instead of pure-Python h11 / asyncio (~0.1 ms less per request).
+# httptools + uvloop: uvicorn picks them up instead of pure-Python h11 / asyncio (a faster request path).
 SERVER_REQUIREMENTS = ["starlette>=0.40", "uvicorn>=0.30", "httptools>=0.6", "uvloop>=0.19"]
 HANDLER_TIME_HEADER = "X-Sls-Handler-Ms"  # container route only: the sagemaker-runtime route answers as AWS does
 ROOT = Path(__file__).resolve().parents[2]
