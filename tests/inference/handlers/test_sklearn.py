@@ -1,7 +1,7 @@
 """The scikit-learn handler's request contract, in-process.
 
-Unpickling is model_fn's job and needs the image's scikit-learn (covered by test_sklearn_build and
-test_container_sklearn in matching venvs); input_fn/predict_fn/output_fn take a loaded estimator, so here they
+Unpickling is model_fn's job and needs the image's scikit-learn (covered by tests/inference/build/test_sklearn.py and
+test_container_sklearn.py in matching venvs); input_fn/predict_fn/output_fn take a loaded estimator, so here they
 run against the call-time pipeline fitted in this environment and against small generic estimators.
 """
 
