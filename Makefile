@@ -1,10 +1,11 @@
-# The two commands a newcomer needs: `make demo` (local endpoint on the default model) and `make test`.
+# The two commands a newcomer needs: `make demo` (local endpoint on the default model) and `make test`
+# (`make test-fast` skips the slow tests).
 # Both create .venv from scratch on a fresh machine (Python 3.11; torch pinned to the CPU build).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench install
+.PHONY: demo test test-fast lint bench install
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "==> creating $(VENV) and installing requirements (first run only, a few minutes)"
@@ -23,6 +24,10 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(PY) -m pytest -ra
+
+# Everything but the tests marked slow (artifact builds, image venvs, end-to-end runs): about a minute.
+test-fast: lint
+	$(PY) -m pytest -ra -m "not slow"
 
 bench: $(VENV)/.installed
 	$(PY) -m inference bench --out bench-results

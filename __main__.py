@@ -12,6 +12,6 @@ from program import build
 from settings import load_settings
 
 settings = load_settings()
-artifacts = resolve_artifacts(settings)
+artifacts = resolve_artifacts(settings, log=pulumi.log.info)  # a build takes minutes: say so
 for name, value in build(settings, artifacts).items():
     pulumi.export(name, value)

@@ -33,17 +33,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check(args: argparse.Namespace) -> tuple[Settings, dict[str, ResolvedArtifact]]:
+def check(args: argparse.Namespace, log: Callable[[str], None]) -> tuple[Settings, dict[str, ResolvedArtifact]]:
     """The same two steps as `pulumi up` runs, from the stack file: validate, then find or build the artifacts."""
     raw, region = read_stack_file(args.work_dir, args.stack)
     settings = validate(raw, stack=args.stack, region=region, project=PROJECT)
-    return settings, resolve_artifacts(settings)
+    return settings, resolve_artifacts(settings, log=log)
 
 
 def main(argv: list[str] | None = None, *, confirm: Callable[[str], str] = input, out=print) -> int:
     args = parse_args(argv)
     try:
-        settings, artifacts = check(args)
+        settings, artifacts = check(args, out)
     except ConfigError as e:
         out(f"error: invalid config for stack {args.stack!r}: {e}")
         return EXIT_USAGE

@@ -12,14 +12,14 @@ import sys
 
 COMMANDS = {
     # name: (module, help)
-    "serve": ("inference.serve", "serve an artifact locally like a SageMaker endpoint"),
-    "bench": ("inference.bench", "benchmark the embedding runtimes side by side"),
-    "cost": ("inference.cost", "estimate the monthly cost of an endpoint"),
-    "demo": ("inference.demo", "build the default artifact, serve it and send a smoke request"),
+    "serve": ("inference.tools.serve", "serve an artifact locally like a SageMaker endpoint"),
+    "bench": ("inference.tools.bench", "benchmark the embedding runtimes side by side"),
+    "cost": ("inference.tools.cost", "estimate the monthly cost of an endpoint"),
+    "demo": ("inference.tools.demo", "build the default artifact, serve it and send a smoke request"),
 }
 BUILD_KINDS = {
-    "embeddings": ("inference.embeddings_build", "a sentence-transformers embedding model"),
-    "sklearn": ("inference.sklearn_build", "a fitted scikit-learn estimator or pipeline"),
+    "embeddings": ("inference.build.embeddings", "a sentence-transformers embedding model"),
+    "sklearn": ("inference.build.sklearn", "a fitted scikit-learn estimator or pipeline"),
 }
 
 

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.containers import CONTAINERS
+from inference.build.containers import CONTAINERS
 from inference.limits import EMBEDDING_RUNTIMES, ENDPOINT_NAME_PATTERN, MAX_CONCURRENCY, MEMORY_TIERS_MB
 from settings.reader import REQUIRED, ConfigObject
 from settings.types import (

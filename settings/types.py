@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from inference.containers import CONTAINERS, Container
+from inference.build.containers import CONTAINERS, Container
 from inference.limits import VARIANT_NAME
 
 

@@ -10,7 +10,7 @@ import pytest
 from fake_artifacts import make_artifact, use_fake_builds
 from pulumi_mocks import ProgramRun, run_program, stack_config
 
-from inference.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_1_4
+from inference.build.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_1_4
 
 
 @pytest.fixture(scope="session")

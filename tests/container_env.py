@@ -1,12 +1,13 @@
 """Venvs that reproduce what the SageMaker images run, shared by the container-toolkit tests.
 
-Each venv is built once by inference.venvs.ensure_venv (cached under .cache/venvs, keyed by Python version and
-requirement list) from the interpreter pyenv provides for the image's Python. A test skips, with the reason, when
-that interpreter is missing; a failing pip install fails it (CI must be able to build these venvs).
+Each venv is built once by inference.build.venvs.ensure_venv (cached under .cache/venvs, keyed by Python version and
+requirement list) from the interpreter pyenv provides for the image's Python. When that interpreter is missing a
+test skips with the reason on a developer machine, and fails on CI (CI=true), where these tests must run; a
+failing pip install fails it everywhere.
 
 Versions and where they come from:
 - sklearn images (aws/sagemaker-scikit-learn-container): scikit-learn/numpy/scipy/joblib as in
-  inference.sklearn_build.TRAIN_REQUIREMENTS. Serving stack: sagemaker-containers==2.8.6.post2 (single-model
+  inference.build.sklearn.TRAIN_REQUIREMENTS. Serving stack: sagemaker-containers==2.8.6.post2 (single-model
   serving: gunicorn + its Flask Worker and Transformer; pinned in every requirements/dependency list of that
   repository from 0.23 on) and sagemaker-inference==1.5.5 (multi-model path: HandlerService + its Transformer;
   pinned in the dependency lists of the 0.24 images and of the newest py3.12 image, while a 1.0-era
@@ -19,21 +20,33 @@ Versions and where they come from:
   (MMS_VERSION), sagemaker-inference unpinned there (the newest, 1.10.1, here), transformers==4.51.3 (the tag),
   sagemaker-huggingface-inference-toolkit==2.6.0 (the PyPI release of that period; the Dockerfile now installs a
   git commit for its transformers-5 rebuilds), numpy unpinned. torch 2.6.0 is NOT installed: a CPU torch for
-  3.12 is a separate multi-GB index here, and the onnx artifacts must not need it (see test_container_hf.py for
-  the one toolkit call that needs an answer without torch).
+  3.12 is a separate multi-GB index here, and the onnx artifacts must not need it (see
+  tests/inference/handlers/test_container_hf.py for the one toolkit call that needs an answer without torch).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from inference.sklearn_build import TRAIN_REQUIREMENTS
-from inference.venvs import VenvUnavailable, ensure_venv
+from inference.build.sklearn import TRAIN_REQUIREMENTS
+from inference.build.venvs import VenvUnavailable, ensure_venv
+
+
+def interpreter_missing(python: str, purpose: str, error: Exception):
+    """No Python `python` here: skip on a developer machine, fail on CI (CI=true) saying how to install it."""
+    message = f"no Python {python} interpreter for {purpose}: {error}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}. CI must run the container-toolkit tests: install it with `pyenv install {python}` "
+                    f"(any {python}.x; pyenv's versions/ or python{python} on PATH is where inference.build.venvs "
+                    "looks)", pytrace=False)
+    pytest.skip(message)
+
 
 SKLEARN_SERVING = [
     "sagemaker-containers==2.8.6.post2",
@@ -51,13 +64,13 @@ SKLEARN_SERVING = [
 
 def sklearn_toolkit_python(container_key: str) -> Path:
     """Python of a venv with the image's scikit-learn stack plus its serving toolkits (skips if impossible)."""
-    from inference.containers import get_container
+    from inference.build.containers import get_container
 
     c = get_container(container_key)
     try:
         return ensure_venv(f"toolkit-{c.key}", c.python, TRAIN_REQUIREMENTS[c.key] + SKLEARN_SERVING)
     except VenvUnavailable as e:
-        pytest.skip(f"cannot reproduce the {c.key} image here: {e}")
+        interpreter_missing(c.python, f"the {c.key} image's toolkit venv", e)
 
 
 HF_SERVING = [
@@ -71,13 +84,13 @@ HF_SERVING = [
 
 def hf_toolkit_python(container_key: str = "hf-2.6-py312") -> Path:
     """Python of a venv with the HF image's serving toolkit and transformers (no torch; skips if impossible)."""
-    from inference.containers import get_container
+    from inference.build.containers import get_container
 
     c = get_container(container_key)
     try:
         return ensure_venv(f"toolkit-{c.key}", c.python, HF_SERVING)
     except VenvUnavailable as e:
-        pytest.skip(f"cannot reproduce the {c.key} image here: {e}")
+        interpreter_missing(c.python, f"the {c.key} image's toolkit venv", e)
 
 
 _TRAINED: dict[str, Path] = {}
@@ -94,5 +107,7 @@ def call_time_estimator(container_key: str) -> Path:
         try:
             _TRAINED[container_key] = train_estimator(out, container_key, n_rows=4000, seed=1)
         except VenvUnavailable as e:
-            pytest.skip(f"no Python for {container_key} here: {e}")
+            from inference.build.containers import get_container
+
+            interpreter_missing(get_container(container_key).python, f"training for {container_key}", e)
     return _TRAINED[container_key]

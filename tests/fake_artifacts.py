@@ -1,7 +1,7 @@
 """Small real artifacts for stack tests: a real tarball with a real manifest, built in milliseconds.
 
 Why: the stack only reads an artifact's manifest and sha256; building the 20 MB embedding model for every
-test would add minutes and test nothing more. These go through inference.artifact.write_manifest + pack,
+test would add minutes and test nothing more. These go through inference.build.artifact.write_manifest + pack,
 the same code every real build uses.
 """
 
@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from inference.artifact import pack, write_manifest
-from inference.containers import Container
+from inference.build.artifact import pack, write_manifest
+from inference.build.containers import Container
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
 
 RUNTIME = {"huggingface": "onnx-int8", "sklearn": "sklearn"}
 
@@ -32,15 +33,15 @@ def make_artifact(
     (root / "code" / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
     (root / "model.bin").write_bytes(payload)
     container_info = {**container.as_dict(), **({"tag": tag} if tag else {})}
-    meta: dict[str, Any] = {
-        "framework": framework or container.framework,
-        "container": container_info,
-        "runtime": RUNTIME[container.framework],
-        "handler": {"program": "inference.py"},
-    }
-    if peak_rss_mb is not None:
-        meta["resources"] = {"peak_rss_mb": peak_rss_mb, "cold_load_s": 1.0}
-    write_manifest(root, meta)
+    manifest = Manifest(
+        framework=framework or container.framework,
+        container=ContainerRef(**container_info),
+        runtime=RUNTIME[container.framework],
+        handler=HandlerInfo(program="inference.py"),
+        model=ModelInfo(file="model.bin"),
+        resources=Resources(peak_rss_mb=peak_rss_mb, cold_load_s=1.0 if peak_rss_mb is not None else None),
+    )
+    write_manifest(root, manifest)
     pack(root, out)
     return out
 
@@ -61,10 +62,10 @@ class FakeBuilders(dict):
 
 
 def use_fake_builds(monkeypatch: Any, build_dir: Path, builders: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    """Make artifact resolution build with `builders` into `build_dir` (the one place tests patch it)."""
-    import artifacts
+    """Make the artifact cache build with `builders` into `build_dir` (the one place tests patch it)."""
+    from inference.build import cache
 
     builders = builders if builders is not None else FakeBuilders()
-    monkeypatch.setattr(artifacts, "BUILDERS", builders)
-    monkeypatch.setattr(artifacts, "BUILD_DIR", build_dir)
+    monkeypatch.setattr(cache, "BUILDERS", builders)
+    monkeypatch.setattr(cache, "BUILD_DIR", build_dir)
     return builders

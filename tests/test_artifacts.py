@@ -16,15 +16,18 @@ from config_edits import Edit, set_key
 from fake_artifacts import FakeBuilders, make_artifact, use_fake_builds
 
 import artifacts
-from inference.artifact import pack, write_manifest
-from inference.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_1_4
+from inference.build import cache
+from inference.build.artifact import pack, write_manifest
+from inference.build.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_1_4
+from inference.build.sizing import SERVING_OVERHEAD_MB
+from inference.build.venvs import VenvUnavailable, find_python
 from inference.limits import MEMORY_TIERS_MB
-from inference.sizing import SERVING_OVERHEAD_MB
-from inference.venvs import VenvUnavailable, find_python
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
 from settings import ArtifactSource, ConfigError, validate
 
 P = "sls-endpoints:endpoints"
 EMB = {"kind": "embeddings", "model": None, "runtime": "onnx-int8", "revision": None}
+TRAINER = "inference.examples.call_time.train:train_estimator"
 
 
 def resolved(raw: dict[str, Any]) -> dict[str, artifacts.ResolvedArtifact]:
@@ -40,22 +43,26 @@ def test_named_file_is_described_from_its_manifest(tmp_path):
     (root / "code").mkdir(parents=True)
     (root / "code" / "serve.py").write_text("def model_fn(d):\n    return d\n")
     env = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+    (root / "model.joblib").write_bytes(b"estimator")
     write_manifest(
         root,
-        {
-            "framework": "sklearn",
-            "container": SKLEARN_1_4.as_dict(),
-            "runtime": "sklearn",
-            "resources": {"peak_rss_mb": 192},
-            "handler": {"program": "serve.py", "environment": env, "example_request": {"instances": [[1.0]]}},
-        },
+        Manifest(
+            framework="sklearn",
+            container=ContainerRef(**SKLEARN_1_4.as_dict()),
+            runtime="sklearn",
+            model=ModelInfo(file="model.joblib"),
+            resources=Resources(peak_rss_mb=192),
+            handler=HandlerInfo(program="serve.py", environment=env, example_request={"instances": [[1.0]]}),
+        ),
     )
     tar = tmp_path / "model.tar.gz"
     pack(root, tar)
     a = artifacts.resolve_artifact(ArtifactSource(key="k.artifact.path", path=tar), SKLEARN_1_4)
     assert a.path == tar.resolve() and a.sha256 == hashlib.sha256(tar.read_bytes()).hexdigest()
-    assert (a.framework, a.runtime, a.peak_rss_mb, a.program) == ("sklearn", "sklearn", 192.0, "serve.py")
-    assert (a.repository, a.tag) == (SKLEARN_1_4.repository, SKLEARN_1_4.tag) and a.environment == env
+    m = a.manifest
+    assert (m.framework, m.runtime, m.handler.program) == ("sklearn", "sklearn", "serve.py")
+    assert m.resources.peak_rss_mb == 192
+    assert m.container.image == SKLEARN_1_4.image and m.handler.environment == env
     assert a.example_request == '{"instances": [[1.0]]}'
 
 
@@ -73,11 +80,11 @@ def test_recipes_are_built_once_then_served_from_the_cache(raw, tmp_path, monkey
     raw["endpoints"][0]["artifact"] = {
         "build": {"kind": "embeddings", "model": "sentence-transformers/x", "revision": sha}
     }
-    raw["endpoints"][1]["artifact"] = {"build": {"kind": "sklearn", "trainer": "pkg.mod:train"}}
+    raw["endpoints"][1]["artifact"] = {"build": {"kind": "sklearn", "trainer": TRAINER}}
     first, second = resolved(raw), resolved(raw)
     assert builders.built == [
         {"kind": "embeddings", "model": "sentence-transformers/x", "runtime": "onnx-int8", "revision": sha},
-        {"kind": "sklearn", "trainer": "pkg.mod:train"},
+        {"kind": "sklearn", "trainer": TRAINER},
     ]  # built once each; the second resolution reused the cache
     assert first == second and first["embeddings"].path.is_relative_to(tmp_path / "build")
     assert not (first["embeddings"].path.parent / "work").exists()  # the builder's scratch space is cleaned up
@@ -106,7 +113,7 @@ def test_embeddings_builder_is_called_as_build_embeddings_defines_it(tmp_path, m
     the real build_embeddings signature (the stand-in binds them, then returns a small real artifact)."""
     import inspect
 
-    import inference.embeddings_build as builder
+    import inference.build.embeddings as builder
 
     sig = inspect.signature(builder.build_embeddings)
     seen = {}
@@ -117,10 +124,10 @@ def test_embeddings_builder_is_called_as_build_embeddings_defines_it(tmp_path, m
         return SimpleNamespace(path=str(out))
 
     monkeypatch.setattr(builder, "build_embeddings", stand_in)
-    monkeypatch.setattr(artifacts, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(cache, "BUILD_DIR", tmp_path)
     a = artifacts.resolve_artifact(ArtifactSource(key="k", recipe=EMB), HF_PY312)
     assert seen["model"] is None and seen["runtime"] == "onnx-int8" and seen["container"] == HF_PY312.key
-    assert a.framework == "huggingface"
+    assert a.manifest.framework == "huggingface"
 
 
 @pytest.mark.slow
@@ -131,18 +138,20 @@ def test_real_sklearn_recipe_builds_the_call_time_artifact(tmp_path, monkeypatch
         find_python(SKLEARN_1_4.python)
     except VenvUnavailable as e:
         pytest.skip(f"needs Python {SKLEARN_1_4.python} to train for {SKLEARN_1_4.image}: {e}")
-    monkeypatch.setattr(artifacts, "BUILD_DIR", tmp_path)
+    monkeypatch.setattr(cache, "BUILD_DIR", tmp_path)
     recipe = {"kind": "sklearn", "trainer": "inference.examples.call_time.train:train_estimator"}
     a = artifacts.resolve_artifact(ArtifactSource(key="k", recipe=recipe), SKLEARN_1_4)
-    assert a.framework == "sklearn" and a.tag == SKLEARN_1_4.tag
-    assert a.environment["SAGEMAKER_PROGRAM"] == a.program == "inference.py"
-    assert a.peak_rss_mb is not None and a.peak_rss_mb > 0
+    m = a.manifest
+    assert m.framework == "sklearn" and m.container.tag == SKLEARN_1_4.tag
+    assert m.handler.environment["SAGEMAKER_PROGRAM"] == m.handler.program == "inference.py"
+    assert m.resources.peak_rss_mb is not None and m.resources.peak_rss_mb > 0
     # the stack's invoke example must be a request this artifact's handler accepts, in the image's environment
-    from inference.measure import measure_handler
-    from inference.sklearn_build import train_python
+    from inference.build.measure import measure_handler
+    from inference.build.sklearn import train_python
 
     assert a.example_request is not None
-    measure_handler(Path(a.path), a.example_request.encode(), a.content_type, python=str(train_python(SKLEARN_1_4.key)))
+    python = str(train_python(SKLEARN_1_4.key))
+    measure_handler(Path(a.path), a.example_request.encode(), m.handler.content_type, python=python)
 
 
 # ------------------------------------------------------------------------------------------------ fit
@@ -207,7 +216,7 @@ def test_an_artifact_that_does_not_fit_its_endpoint_is_one_clear_error(raw, arts
 def test_memory_tier_exactly_fitting_the_artifact_is_accepted(raw, tmp_path):
     fits = make_artifact(tmp_path / "fits.tar.gz", HF_PY312, peak_rss_mb=MEMORY_TIERS_MB[0] - SERVING_OVERHEAD_MB)
     raw["endpoints"][0]["artifact"]["path"] = str(fits)
-    assert resolved(raw)["embeddings"].peak_rss_mb == MEMORY_TIERS_MB[0] - SERVING_OVERHEAD_MB
+    assert resolved(raw)["embeddings"].manifest.resources.peak_rss_mb == MEMORY_TIERS_MB[0] - SERVING_OVERHEAD_MB
 
 
 def test_memory_tier_below_the_artifacts_need_names_the_figure_and_the_smallest_tier(raw, tmp_path):
@@ -222,11 +231,11 @@ def test_memory_tier_below_the_artifacts_need_names_the_figure_and_the_smallest_
 
 def test_artifact_without_measured_memory_is_not_refused(raw, tmp_path):
     raw["endpoints"][0]["artifact"]["path"] = str(make_artifact(tmp_path / "n.tar.gz", HF_PY312, peak_rss_mb=None))
-    assert resolved(raw)["embeddings"].peak_rss_mb is None
+    assert resolved(raw)["embeddings"].manifest.resources.peak_rss_mb is None
 
 
 def test_instance_endpoints_are_not_held_to_a_serverless_tier(raw, arts):
     ep = raw["endpoints"][0]
     del ep["serverless"]
     ep.update(instance={"type": "ml.m5.large"}, artifact={"path": str(arts["big"])})
-    assert resolved(raw)["embeddings"].peak_rss_mb == 700
+    assert resolved(raw)["embeddings"].manifest.resources.peak_rss_mb == 700

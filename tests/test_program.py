@@ -19,7 +19,7 @@ import yaml
 from fake_artifacts import make_artifact, use_fake_builds
 from pulumi_mocks import ACCOUNT, REGISTRY_ACCOUNTS, ROOT, ProgramRun, run_program, stack_config
 
-from inference.containers import HF_PY312, SKLEARN_1_4
+from inference.build.containers import HF_PY312, SKLEARN_1_4
 from settings import ConfigError
 
 AUTONAMED = re.compile(r"^(?P<logical>.+)-[0-9a-f]{7}$")

@@ -21,7 +21,7 @@ from pulumi import automation as auto
 from pulumi_mocks import ROOT
 
 import release
-from inference.containers import HF_PY312, SKLEARN_1_4
+from inference.build.containers import HF_PY312, SKLEARN_1_4
 
 
 class FakeStack:

@@ -1,6 +1,6 @@
 """Sentence-embedding handler: becomes the artifact's `code/inference.py` (sagemaker-inference contract).
 
-Contract (issue 2): request `{"inputs": "text"}` or `{"inputs": ["t1", ...]}` as application/json; response
+Contract: request `{"inputs": "text"}` or `{"inputs": ["t1", ...]}` as application/json; response
 `{"embeddings": [[...], ...], "model": name, "dimensions": d, "truncated": [bool per input]}` -- one
 sentence vector per input, in order, pooled as the model's sentence-transformers config says (mean / cls /
 max / mean_sqrt_len) and L2-normalised. `truncated[i]` says whether input i was longer than the model's
@@ -49,7 +49,7 @@ else:  # code/inference.py in an artifact: vendored packages next to this file w
         sys.path.insert(0, _HERE)
     from sls_errors import RequestError, bad_request, not_acceptable, too_large, unsupported_media_type
     from sls_integrity import verify_manifest
-try:  # onnx runtimes vendor it into code/ (inference/vendor.py); the torch runtime's image ships none
+try:  # onnx runtimes vendor it into code/ (inference/build/vendor.py); the torch runtime's image ships none
     import orjson
 except ImportError:
     orjson = None
@@ -60,10 +60,10 @@ DEFAULT_MAX_BATCH = 32
 DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 POOLING_MODES = ("mean", "cls", "max", "mean_sqrt_len")
 RUNTIMES = ("torch", "onnx", "onnx-int8")
-# Padded tokens per encoder call: bounds peak memory (32 texts past truncation: 208 MB peak RSS, MiniLM int8).
+# Padded tokens per encoder call: bounds peak memory whatever the batch (figures: docs/handler-performance.md).
 TOKEN_BUDGET = 2048
-# One encoder call costs about as much as this many extra padded tokens (MiniLM int8, 2 vCPUs: 1x32 tokens
-# 4.3 ms, 4x32 12 ms, 8x32 20 ms, 32x32 76 ms); splitting a batch pays only when it saves more padding.
+# One encoder call costs about as much as this many extra padded tokens (measured: docs/handler-performance.md);
+# splitting a batch pays only when it saves more padding.
 CHUNK_OVERHEAD = 32
 
 # Limits for input_fn, which the contract does not pass the model to; set by model_fn from the manifest.
@@ -74,8 +74,8 @@ def _cpu_count() -> int:
     """vCPUs this process may use: its CPU affinity, capped by a cgroup CPU quota.
 
     A container limited by a quota still sees (and may be affine to) every host CPU; onnxruntime threads beyond
-    the quota spin against each other and get throttled -- with two spinning threads on one effective core a
-    batch-1 call takes ~2x longer than with one thread (measured with a CPU hog beside the handler).
+    the quota spin against each other and get throttled, which makes a call slower than one thread would
+    (docs/handler-performance.md).
     """
     try:
         n = len(os.sched_getaffinity(0))
@@ -208,7 +208,7 @@ class EmbeddingModel:
 
     def _embed_one(self, text: str):
         """The batch-1 path, kept lean: a request's Python work runs with caches cold from the encoder (a numpy
-        call costs ~7 us there, several times what it costs warm), so one text gets no ordering, chunk plan,
+        call costs several times what it costs warm), so one text gets no ordering, chunk plan,
         padding or mask arithmetic, and as few numpy calls as its pooling needs. encode() stays on this thread:
         encode_batch wakes the tokenizer's thread pool, whose spinning workers compete with onnxruntime's for
         the same 1-2 vCPUs."""
@@ -396,9 +396,9 @@ def output_fn(prediction: dict, accept: str | None) -> bytes:
     """Serialise as JSON; any other Accept gets 406. Returns bytes only (the HF toolkit does not take tuples).
 
     Every float32 is written exactly (it reads back to the same float32). With orjson (vendored by the onnx
-    runtimes) each value is the shortest such decimal, ~8 us for 384 floats; without it (the torch runtime's
-    image) "%.9g", ~70 us -- after tokenisation the largest Python cost of a batch-1 request. NaN/inf would not
-    be valid JSON (orjson would write null), so they are refused.
+    runtimes) each value is the shortest such decimal, written in C; without it (the torch runtime's image)
+    "%.9g", several times slower -- after tokenisation the largest Python cost of a batch-1 request. NaN/inf
+    would not be valid JSON (orjson would write null), so they are refused.
     """
     if not _accepts_json(accept):
         raise not_acceptable(f"Accept {accept!r} is not supported; this endpoint answers {JSON}")
@@ -417,7 +417,7 @@ def output_fn(prediction: dict, accept: str | None) -> bytes:
 
 
 def _json_matrix(vectors) -> str:
-    """A finite float32 matrix as a JSON array of arrays, 3x faster than json.dumps(vectors.tolist()).
+    """A finite float32 matrix as a JSON array of arrays, faster than json.dumps(vectors.tolist()).
 
     "%.9g" is the shortest fixed format that round-trips every float32 exactly (9 significant digits); one
     format string per row does the work in C.

@@ -1,6 +1,6 @@
 """Client errors with an HTTP status (`status_code`, `message`) for our handlers.
 
-Who honours the status: the local server (inference/serve.py) and sagemaker-inference's Transformer (the
+Who honours the status: the local server (inference/tools/serve.py) and sagemaker-inference's Transformer (the
 multi-model path) answer with it; the HF toolkit answers every handler error with 400 and keeps the
 message; the scikit-learn image's single-model path (sagemaker-containers, gunicorn + Flask: what serverless
 runs) turns any exception into a 500, so handlers/sklearn.py carries the error to output_fn instead.

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import settings
-from inference.containers import HF_PY312, SKLEARN_1_4
+from inference.build.containers import HF_PY312, SKLEARN_1_4
 from inference.handlers.embeddings import thread_cap
 from settings import ArtifactSource, ConfigError, Settings, validate
 from settings.rules import ROOT, thread_count

@@ -4,7 +4,7 @@
 
 Why a separate venv: the pickle must be written by the scikit-learn (and numpy major) the image runs, or the
 endpoint fails at startup (the build refuses it anyway). Run from the main environment, this module re-runs
-itself with `--in-env` under the image-matching Python (inference.sklearn_build.train_python); there it
+itself with `--in-env` under the image-matching Python (inference.build.sklearn.train_python); there it
 generates the synthetic data, fits the pipeline and writes the estimator plus its serving spec sidecar
 (NAME.serving.json), which `python -m inference build sklearn` packs next to the model.
 
@@ -63,8 +63,8 @@ def _train_here(out: Path, container: str, n_rows: int, seed: int) -> Path:
     import joblib
     import sklearn
 
-    from inference.containers import get_container
-    from inference.sklearn_build import spec_path_for
+    from inference.build.containers import get_container
+    from inference.build.sklearn import spec_path_for
 
     want = get_container(container).packages["scikit-learn"]
     if sklearn.__version__ != want:
@@ -83,7 +83,7 @@ def train_estimator(out_path: str | Path, container: str = "sklearn-1.4-2", *, n
 
     Also writes the serving spec sidecar next to it. The venv is built on first use (cached in .cache/venvs).
     """
-    from inference.sklearn_build import sklearn_container, train_python
+    from inference.build.sklearn import sklearn_container, train_python
 
     c = sklearn_container(container)
     out = Path(out_path).resolve()

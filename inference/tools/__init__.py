@@ -1,0 +1,1 @@
+"""Local tools that use artifacts without shaping them: serve, bench, cost, demo (no effect on the cache key)."""
