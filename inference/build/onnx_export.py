@@ -104,7 +104,8 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
     return {"fusion": "onnxruntime.transformers.optimizer (bert: Attention, SkipLayerNormalization, BiasGelu; "
                       "embedding LayerNorm left unfused so the tables stay quantizable)",
             "matmul": {"method": "onnxruntime.quantization.quantize_dynamic (QAttention, DynamicQuantizeMatMul: "
-                                 "uint8 activations per tensor at run time, int8 weights per output column)",
+                                 "uint8 activations per tensor at run time, int8 weights per output column, "
+                                 "7-bit range)",
                        "weight_levels": WEIGHT_LEVELS, "smoothquant_alpha": SMOOTH_ALPHA,
                        "smoothed_inputs": smoothed,
                        "float_outlier_channels": {"per_layer": OUTLIER_CHANNELS, "layers": split,
@@ -414,8 +415,8 @@ def _int8_tables(model, tokenizer_file: Path) -> dict:
 def _coarsen_weights(model) -> None:
     """Round every to-be-quantized weight to WEIGHT_LEVELS steps per output column (in float).
 
-    quantize_dynamic then stores them as int8 (scale max/127) with only ~2 x WEIGHT_LEVELS distinct codes,
-    which gzip packs ~1 bit per weight tighter; the kernels are unchanged.
+    quantize_dynamic (reduce_range) then stores them as int8 codes within +-WEIGHT_LEVELS, which gzip packs ~1
+    bit per weight tighter than full-range codes.
     """
     import numpy as np
     from onnx import numpy_helper
@@ -431,14 +432,17 @@ def _coarsen_weights(model) -> None:
 
 def _quantize_matmuls(src: Path, dst: Path) -> None:
     """Every weight MatMul (but the float outlier products) and Attention -> int8: DynamicQuantizeMatMul and
-    QAttention (per-column weights, activations quantized per tensor at run time)."""
+    QAttention (per-column weights, activations quantized per tensor at run time).
+
+    reduce_range keeps weight codes within +-64: without VNNI, the u8s8 kernels sum two uint8 x int8 products in
+    int16 (AVX2 vpmaddubsw), which full-range codes overflow (docs/int8-recipe.md, step 5)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # "consider pre-processing" noise
     model = onnx.load(str(src))
     names = [n.name for n in _weight_matmuls(model) if not n.name.endswith("_float")]
-    quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=QuantType.QInt8,
+    quantize_dynamic(str(src), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
                      op_types_to_quantize=["MatMul", "Attention"], nodes_to_quantize=names,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     out = onnx.load(str(dst))

@@ -229,6 +229,22 @@ def test_int8_weights_use_the_coarse_grid_that_makes_them_compress(quantized) ->
 
 
 @pytest.mark.slow
+def test_int8_weight_codes_cannot_saturate_avx2_u8s8_kernels(quantized) -> None:
+    """Without VNNI, onnxruntime's u8s8 GEMM adds two uint8 x int8 products in int16 (vpmaddubsw): 255 * 127 * 2
+    overflows it and the answers drift (the quality gate fails on such CPUs). Codes within +-64 cannot."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(quantized[0])).graph
+    inits = {i.name: i for i in graph.initializer}
+    int8_ops = ("MatMulInteger", "QAttention")
+    weights = [numpy_helper.to_array(inits[n.input[1]]) for n in graph.node if n.op_type in int8_ops]
+    assert len(weights) == 24
+    assert all(w.dtype == np.int8 for w in weights)
+    assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) * 255 * 2 <= np.iinfo(np.int16).max
+
+
+@pytest.mark.slow
 def test_int8_embeddings_match_the_float_graph_closely_on_unseen_texts(exported, quantized) -> None:
     import onnxruntime as ort
 
