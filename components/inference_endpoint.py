@@ -30,7 +30,7 @@ MODEL_DIR_CODE = "/opt/ml/model/code"  # where SageMaker unpacks the artifact's 
 # Per framework, what the container needs to find and size our handler (docs/aws-facts.md, toolkit sources):
 # - scikit-learn image: the entry script is named by SAGEMAKER_PROGRAM inside SAGEMAKER_SUBMIT_DIRECTORY.
 # - HF image: code/inference.py is found by convention. One model-server worker, because the memory tier was
-#   sized for one handler's peak RSS (inference sizing). SAGEMAKER_MODEL_SERVER_WORKERS becomes MMS's
+#   sized for one handler's peak RSS (inference/build/sizing.py). SAGEMAKER_MODEL_SERVER_WORKERS becomes MMS's
 #   default_workers_per_model (sagemaker-inference-toolkit model_server._generate_mms_config_properties);
 #   MMS_DEFAULT_WORKERS_PER_MODEL is the same setting read by MMS itself, for the HF toolkit's own MMS start.
 #   SAGEMAKER_MODEL_SERVER_TIMEOUT is left at the toolkit default (60 s), which equals serverless's invocation limit.

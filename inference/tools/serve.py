@@ -39,7 +39,7 @@ from typing import Any
 from inference.limits import ENDPOINT_NAME_PATTERN, MAX_CONCURRENCY, MAX_PAYLOAD_BYTES, VARIANT_NAME
 from inference.manifest import MANIFEST_NAME, Manifest, read_manifest
 
-DEFAULT_MAX_CONCURRENCY = 5  # what the stacks default to when the manifest does not say
+DEFAULT_MAX_CONCURRENCY = 5  # the dev stack's MaxConcurrency
 LOCAL_ACCOUNT = "000000000000"  # no AWS account here; shown where AWS names the caller's account
 HANDLER_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 # What the server itself needs in an image-matching venv (pure Python packages).
@@ -116,15 +116,6 @@ def load_handler(model_dir: Path) -> LoadedHandler:
     return LoadedHandler(module, model, model_dir, manifest, time.perf_counter() - t0)
 
 
-def default_max_concurrency(manifest: dict[str, Any]) -> int:
-    """The artifact's recommended MaxConcurrency if its manifest records one, else the stack default."""
-    for section in ("serving", "handler", "resources"):
-        value = (manifest.get(section) or {}).get("max_concurrency")
-        if isinstance(value, int) and 1 <= value <= MAX_CONCURRENCY:
-            return value
-    return DEFAULT_MAX_CONCURRENCY
-
-
 def check_endpoint_name(name: str) -> str:
     if not ENDPOINT_NAME_PATTERN.match(name):
         raise ServeError(
@@ -156,7 +147,7 @@ def create_app(handler: LoadedHandler, *, name: str = "local", max_concurrency: 
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    limit = max_concurrency if max_concurrency is not None else default_max_concurrency(handler.manifest)
+    limit = max_concurrency if max_concurrency is not None else DEFAULT_MAX_CONCURRENCY
     if not 1 <= limit <= MAX_CONCURRENCY:
         raise ServeError(f"--max-concurrency must be between 1 and {MAX_CONCURRENCY} (serverless "
                          f"MaxConcurrency), got {limit}")
@@ -424,8 +415,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080, as in the containers)")
     parser.add_argument("--max-concurrency", type=int, default=None,
-                        help=f"invocations in flight before throttling (1-{MAX_CONCURRENCY}; default: the "
-                             f"manifest's, else {DEFAULT_MAX_CONCURRENCY})")
+                        help=f"invocations in flight before throttling (1-{MAX_CONCURRENCY}; default "
+                             f"{DEFAULT_MAX_CONCURRENCY}, the dev stack's MaxConcurrency)")
     parser.add_argument("--name", default="local", help="endpoint name for /endpoints/NAME/invocations (default local)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--python", default="auto",

@@ -340,13 +340,13 @@ def test_options_are_validated(handler) -> None:
         create_app(handler, name="no_underscores")
 
 
-def test_manifest_sets_the_default_max_concurrency(tmp_path: Path) -> None:
-    root = make_model_dir(tmp_path / "m")
-    write_manifest(root, {"framework": "test", "serving": {"max_concurrency": 3}})
-    app = create_app(load_handler(root))
-    assert app.state.endpoint.max_concurrency == 3
-    root2 = make_model_dir(tmp_path / "m2")
-    assert create_app(load_handler(root2)).state.endpoint.max_concurrency == 5
+def test_max_concurrency_defaults_to_the_dev_stacks(tmp_path: Path) -> None:
+    import yaml
+
+    stack_file = Path(__file__).resolve().parents[3] / "Pulumi.dev.yaml"
+    dev = yaml.safe_load(stack_file.read_text())["config"]["sls-endpoints:endpoints"]
+    app = create_app(load_handler(make_model_dir(tmp_path / "m")))
+    assert app.state.endpoint.max_concurrency == dev[0]["serverless"]["max_concurrency"]
 
 
 def _free_port() -> int:
