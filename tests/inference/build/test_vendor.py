@@ -1,6 +1,6 @@
 """Vendoring (inference/build/vendor.py): wheels unpacked into code/ and imported by the image's Python.
 
-The main test is the one issue 3 asks for: in a Python 3.12 venv (the hf-2.6-py312 image's Python) with
+The main test: in a Python 3.12 venv (the hf-2.6-py312 image's Python) with
 only NumPy installed -- no onnxruntime, tokenizers, orjson, torch or transformers -- the unpacked default artifact's
 handler imports the vendored onnxruntime, tokenizers and orjson from code/ and answers a request, with the same
 embeddings the build environment computes.

@@ -498,7 +498,7 @@ def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: 
         assert got.shape == (3, 384)
         np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-3)
         cosines = (got * reference).sum(axis=1)
-        assert cosines.min() > 0.98  # issue 3's minimum-cosine gate
+        assert cosines.min() > 0.98  # the quality gate's minimum cosine
         # One per input, in order (int8 kernels vary ~1e-4 with a row's batch position; other texts differ by >0.1).
         np.testing.assert_allclose(embed(texts[::-1]), got[::-1], atol=1e-3)
         # Concurrent clients each get the embedding of their own text: the same vector as that text sent alone
