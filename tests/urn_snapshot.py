@@ -61,3 +61,29 @@ def load(name: str) -> Any:
 def save(name: str, data: Any) -> None:
     DATA.mkdir(exist_ok=True)
     (DATA / f"{name}.json").write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def record() -> None:
+    """Write the snapshots from the program as it is now (fake artifact builds, like the stack tests).
+
+    Only for a deliberate, reviewed change of what a stack declares: the snapshots are the promise that a stack
+    deployed by the previous program updates in place, so re-record in the same change that adds its aliases.
+    """
+    import tempfile
+
+    import pytest
+    from fake_artifacts import use_fake_builds
+    from pulumi_mocks import run_program, stack_config
+
+    with pytest.MonkeyPatch.context() as mp:
+        use_fake_builds(mp, Path(tempfile.mkdtemp()))
+        for stack in ("dev", "prod"):
+            run = run_program(stack_config(stack), stack)
+            if run.error is not None:
+                raise run.error
+            save(f"urns-{stack}", snapshot(run.resources))
+            save(f"outputs-{stack}", mask(run.outputs))
+
+
+if __name__ == "__main__":  # PYTHONPATH=. .venv/bin/python tests/urn_snapshot.py
+    record()
