@@ -2,8 +2,10 @@
 
 Why: the Pulumi program, the local tools and the handlers all read the manifest; a typed schema with one key
 per fact means no reader guesses between spellings, and a malformed or outdated manifest fails with the key
-named. The handlers (which cannot import this module) read `files`, `runtime`, `container`, `model` and
-`handler.max_batch` / `handler.max_payload_bytes` from the JSON; keep those keys stable.
+named. Only what is pinned or derived from the sources goes in (an artifact's sha256 is its S3 key); what a
+build measured lives beside the tarball, in model.report.json (inference/report.py). The handlers (which
+cannot import this module) read `files`, `runtime`, `container`, `model` and `handler.max_batch` /
+`handler.max_payload_bytes` from the JSON; keep those keys stable.
 Standard library only: the Pulumi side imports it during config validation.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 2  # 2: handler.program and handler.example_request in every artifact (1 had entry/entry_point)
+MANIFEST_FORMAT = 3  # 3: nothing machine-dependent inside (measurements are in model.report.json)
 DEFAULT_PROGRAM = "inference.py"
 DEFAULT_CONTENT_TYPE = "application/json"
 
@@ -120,27 +122,6 @@ class HandlerInfo:
 
 
 @dataclass(frozen=True)
-class Resources:
-    """What the build measured for the handler in a fresh process of the image's Python (None: not measured)."""
-
-    peak_rss_mb: float | None = None
-    cold_load_s: float | None = None
-    import_s: float | None = None
-    model_fn_s: float | None = None
-    max_batch_request_s: float | None = None
-    measured_with: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return _compact(self, keep=("peak_rss_mb", "cold_load_s"))
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], path: str = "resources") -> Resources:
-        numbers = {k: _get(d, k, path, float, default=None)
-                   for k in ("peak_rss_mb", "cold_load_s", "import_s", "model_fn_s", "max_batch_request_s")}
-        return cls(**numbers, measured_with=_get(d, "measured_with", path, str, default=None))
-
-
-@dataclass(frozen=True)
 class TokenizerInfo:
     file: str
     pad_token: str
@@ -203,33 +184,6 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
-class Quality:
-    """The embeddings build's quality gate: the built handler vs the sentence-transformers reference."""
-
-    n: int
-    mean_cosine: float
-    min_cosine: float
-    topk_overlap: float
-    k: int
-    thresholds: dict[str, float]
-    passed: bool
-    reference: str
-    corpus: str
-    computed_with: dict[str, str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return _compact(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], path: str = "quality") -> Quality:
-        return cls(n=_get(d, "n", path, int), mean_cosine=_get(d, "mean_cosine", path, float),
-                   min_cosine=_get(d, "min_cosine", path, float), topk_overlap=_get(d, "topk_overlap", path, float),
-                   k=_get(d, "k", path, int), thresholds=dict(_get(d, "thresholds", path, dict)),
-                   passed=_get(d, "passed", path, bool), reference=_get(d, "reference", path, str),
-                   corpus=_get(d, "corpus", path, str), computed_with=_str_map(d, "computed_with", path))
-
-
-@dataclass(frozen=True)
 class VendoredPackage:
     """A wheel unpacked into code/ for the image's Python (inference.build.vendor)."""
 
@@ -262,8 +216,6 @@ class Manifest:
     runtime: str | None  # "torch" | "onnx" | "onnx-int8" | "sklearn"
     handler: HandlerInfo
     model: ModelInfo
-    resources: Resources = field(default_factory=Resources)
-    quality: Quality | None = None
     vendored: tuple[VendoredPackage, ...] = ()
     files: dict[str, str] = field(default_factory=dict)  # path -> sha256 of every other file in the artifact
     format: int = MANIFEST_FORMAT
@@ -272,11 +224,9 @@ class Manifest:
         d: dict[str, Any] = {
             "format": self.format, "framework": self.framework, "container": self.container.to_dict(),
             "runtime": self.runtime, "handler": self.handler.to_dict(), "model": self.model.to_dict(),
-            "resources": self.resources.to_dict(), "vendored": [v.to_dict() for v in self.vendored],
+            "vendored": [v.to_dict() for v in self.vendored],
             "files": dict(self.files),
         }
-        if self.quality is not None:
-            d["quality"] = self.quality.to_dict()
         return d
 
     def to_json(self) -> str:
@@ -293,7 +243,6 @@ class Manifest:
             raise ManifestError(f"manifest key 'format' is {fmt}, this code reads format {MANIFEST_FORMAT}: rebuild "
                                 "the artifact with `python -m inference build ...`")
         files = _str_map(d, "files", "", required=True)
-        quality = _get(d, "quality", "", dict, default=None)
         vendored = []
         for i, v in enumerate(_get(d, "vendored", "", list, default=[])):
             if not isinstance(v, Mapping):
@@ -305,8 +254,6 @@ class Manifest:
             runtime=_get(d, "runtime", "", str, default=None),
             handler=HandlerInfo.from_dict(_section(d, "handler")),
             model=ModelInfo.from_dict(_section(d, "model")),
-            resources=Resources.from_dict(_section(d, "resources", required=False)),
-            quality=Quality.from_dict(quality) if quality is not None else None,
             vendored=tuple(vendored),
             files=files,
             format=fmt,

@@ -186,7 +186,7 @@ def _endpoint(o: ConfigObject, stack: str) -> EndpointSettings:
         )
 
     image = _image(o.child("image", required=True))
-    artifact = _artifact_source(o.child("artifact", required=True), image)
+    artifact = _artifact_source(o.child("artifact", required=True), image, stack)
     serverless = _serverless(serverless_o) if serverless_o is not None else None
     instance = _instance(instance_o) if instance_o is not None else None
     scaling_o = o.child("scaling")
@@ -246,20 +246,64 @@ def _image(o: ConfigObject) -> ImageSettings:
     return ImageSettings(repository=repository, tag=tag)
 
 
-def _artifact_source(o: ConfigObject, image: ImageSettings) -> ArtifactSource:
+ARTIFACT_SOURCES = ("build", "path", "uri", "promote_from")
+_SOURCES_ALLOWED = (
+    "build: {kind: embeddings|sklearn, ...} (built here), path: <a built model.tar.gz>, uri: s3://bucket/key with "
+    "sha256: <64 hex digits> (built elsewhere), or promote_from: <stack> (the artifact that stack deployed)"
+)
+_S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_STACK = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
+
+
+def _artifact_source(o: ConfigObject, image: ImageSettings, stack: str) -> ArtifactSource:
     framework = image.container.framework
-    path, build = o.value_of("path", None), o.child("build")
-    o.reject_unknown_keys(["path", "build"])
-    if (path is None) == (build is None):
+    unknown = sorted(set(o.value) - {*ARTIFACT_SOURCES, "sha256"})
+    if unknown:
+        raise ConfigError(f"{o.key_of(unknown[0])}: unknown key {unknown[0]!r} (a typo?); allowed keys: "
+                          f"{', '.join(sorted({*ARTIFACT_SOURCES, 'sha256'}))}")
+    given = [k for k in ARTIFACT_SOURCES if o.has(k)]
+    if len(given) != 1:
+        got = f"{' and '.join(given)}" if given else "none"
+        raise ConfigError(f"{o.key}: exactly one artifact source is required, got {got}; allowed: {_SOURCES_ALLOWED}")
+    (source,) = given
+    if o.has("sha256") and source != "uri":
         raise ConfigError(
-            f"{o.key}: exactly one of path or build is required, got {'both' if path else 'neither'}; allowed: "
-            "path: <a built model.tar.gz> or build: {kind: embeddings|sklearn, ...}"
+            f"{o.key_of('sha256')}: sha256 goes with uri only (a {source} source is hashed from its own bytes); "
+            f"allowed: remove sha256, or use uri with sha256"
         )
-    if path is not None:
+    if source == "path":
+        path = o.value_of("path")
         if not isinstance(path, str) or not path:
             raise ConfigError(f"{o.key_of('path')}: expected a file path, got {path!r}")
         p = Path(path)
         return ArtifactSource(key=o.key_of("path"), path=p if p.is_absolute() else ROOT / p)
+    if source == "uri":
+        uri = o.text("uri")
+        if not _S3_URI.fullmatch(uri):
+            raise ConfigError(
+                f"{o.key_of('uri')}: {uri!r} is not an S3 object URI; allowed: s3://<bucket>/<key> (the object "
+                "a build machine uploaded; http(s) URLs and bare keys are not accepted)"
+            )
+        sha = o.text("sha256", None)
+        if sha is None or not _SHA256.fullmatch(sha):
+            raise ConfigError(
+                f"{o.key_of('sha256')}: {sha!r} is not a sha256; allowed: the artifact's sha256 as 64 lowercase hex "
+                "digits (`sha256sum model.tar.gz`), required with uri so the bytes are verified before deploying"
+            )
+        return ArtifactSource(key=o.key_of("uri"), uri=uri, sha256=sha)
+    if source == "promote_from":
+        other = o.text("promote_from")
+        if not _STACK.fullmatch(other):
+            raise ConfigError(
+                f"{o.key_of('promote_from')}: {other!r} is not a stack name; allowed: a stack of this project "
+                "(e.g. dev) or <organization>/<project>/<stack>"
+            )
+        if other.split("/")[-1] == stack and "/" not in other:
+            raise ConfigError(f"{o.key_of('promote_from')}: a stack cannot promote from itself ({stack!r}); "
+                              "allowed: the stack that released the artifact, e.g. dev")
+        return ArtifactSource(key=o.key_of("promote_from"), promote_from=other)
+    build = o.child("build")
     assert build is not None
     kind = build.text("kind")
     if kind not in BUILD_KINDS:

@@ -31,11 +31,16 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class ArtifactSource:
-    """Where an endpoint's model.tar.gz comes from: an existing file, or a build recipe (built and cached later)."""
+    """Where an endpoint's model.tar.gz comes from (exactly one is set): a build recipe (built and cached later),
+    an existing file, an S3 object built elsewhere with its expected sha256, or the artifact another stack of
+    this project deployed (read through a StackReference, copied, never rebuilt)."""
 
-    key: str  # the config key (`...artifact.path` or `...artifact.build`), for error messages
+    key: str  # the config key (`...artifact.path`, `.build`, `.uri`, `.promote_from`), for error messages
     path: Path | None = None
     recipe: Mapping[str, Any] | None = None
+    uri: str | None = None
+    sha256: str | None = None  # with uri
+    promote_from: str | None = None  # a stack name, or organization/project/stack
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ every handler's model_fn).
 
 Layout of every artifact (each container's contract): model files at the root, the handler in
 `code/inference.py`, vendored packages under `code/`, and `manifest.json` at the root: the typed schema of
-inference/manifest.py, listing the sha256 of every other file plus build metadata.
+inference/manifest.py, listing the sha256 of every other file plus build metadata. Beside the tarball, not in
+it: model.report.json (inference/report.py) with what this machine measured.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -26,6 +28,7 @@ from typing import Any
 
 from inference.handlers.sls_integrity import IntegrityError, verify_manifest
 from inference.manifest import MANIFEST_FORMAT, MANIFEST_NAME, ArtifactError, Manifest, read_manifest
+from inference.report import BuildReport, Quality, Resources, build_machine, write_report
 
 _MTIME = 0  # 1970-01-01: fixed so rebuilding gives identical bytes
 
@@ -41,6 +44,7 @@ class BuildResult:
     container: dict[str, str]  # {"key", "repository", "tag", "python"}
     runtime: str | None = None
     manifest: dict[str, Any] | None = None
+    report: str | None = None  # model.report.json beside the tarball (inference/report.py)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -116,6 +120,31 @@ def _info(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
     ti.uid = ti.gid = 0
     ti.uname = ti.gname = "root"
     return ti
+
+
+def finish_build(stage: Path, out_dir: Path, manifest: Manifest, *, resources: Resources | None = None,
+                 quality: Quality | None = None, determined_by: Mapping[str, Any] | None = None) -> BuildResult:
+    """Pack stage into out_dir/model.tar.gz and write its build report beside it; the builds' last step.
+
+    The manifest inside holds only what is pinned or derived from the sources; resources and quality are this
+    machine's figures and go into the report, so the tarball's sha256 does not depend on where it was built.
+    """
+    from inference.build.cache import build_inputs
+
+    for stray in stage.rglob("__pycache__"):  # written while measuring; never part of the artifact
+        shutil.rmtree(stray)
+    tarball = Path(out_dir) / "model.tar.gz"
+    digest = pack(stage, tarball)
+    size = tarball.stat().st_size
+    report = BuildReport(
+        artifact_sha256=digest, size_bytes=size, framework=manifest.framework, runtime=manifest.runtime,
+        container=manifest.container.to_dict(), determined_by=dict(determined_by or build_inputs()),
+        resources=resources or Resources(), quality=quality, built_on=build_machine(),
+    )
+    report_file = write_report(tarball, report)
+    return BuildResult(path=str(tarball), sha256=digest, size_bytes=size, framework=manifest.framework,
+                       container=manifest.container.to_dict(), runtime=manifest.runtime,
+                       manifest=manifest.to_dict(), report=str(report_file))
 
 
 def unpack(tar_path: Path, dest: Path) -> Path:

@@ -26,6 +26,7 @@ from typing import Any
 
 from inference.build.containers import DEFAULT_FOR_FRAMEWORK, Container
 from inference.limits import DEFAULT_EMBEDDING_RUNTIME
+from inference.report import report_path, update_report
 
 ROOT = Path(__file__).resolve().parents[2]
 INFERENCE = ROOT / "inference"
@@ -99,6 +100,13 @@ def _tool_versions() -> dict[str, str]:
     return {"strip": strip.version if strip else "absent"}
 
 
+def build_inputs(extra_sources: Iterable[Path] = ()) -> dict[str, Any]:
+    """What determines a build's bytes besides its recipe and model: our sources, the build Python, package and
+    tool versions. Recorded in each build report, and hashed into the cache key."""
+    return {"sources": sources_digest(extra=extra_sources), "python": ".".join(map(str, sys.version_info[:2])),
+            "packages": _package_versions(), "tools": _tool_versions()}
+
+
 def artifact_key(inputs: Mapping[str, Any], trees: Iterable[Path] = (), *, sources: str | None = None) -> str:
     """16 hex digits naming a build: inputs (JSON-able), the trees it reads, our sources, the build env."""
     h = hashlib.sha256()
@@ -132,6 +140,8 @@ def cached_artifact(directory: Path, build: Callable[[Path], Path], *,
             built = Path(build(work))
             if not built.is_file():
                 raise RuntimeError(f"the build produced no file at {built}")
+            if report_path(built).is_file():  # the report first: a tarball in place is a complete entry
+                report_path(built).replace(report_path(target))
             built.replace(target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -216,14 +226,25 @@ def recipe_artifact(recipe: Mapping[str, Any], container: Container, *, builders
     recipe = normalize_recipe(recipe)
     kind = recipe["kind"]
     builder = (builders if builders is not None else BUILDERS)[kind]
-    directory = Path(build_dir or BUILD_DIR) / f"{kind}-{recipe_key(recipe, container)}"
+    key = recipe_key(recipe, container)
+    directory = Path(build_dir or BUILD_DIR) / f"{kind}-{key}"
 
     def build(work: Path) -> Path:
         if log:
             log(f"building the {kind} artifact for {container.image} (first run only: a minute or more) ...")
-        return builder(recipe, work, container)
+        built = builder(recipe, work, container)
+        update_report(built, recipe=recipe, cache_key=key)
+        return built
 
     return cached_artifact(directory, build, log=log)
+
+
+def cached_recipe_artifact(recipe: Mapping[str, Any], container: Container, *,
+                           build_dir: Path | None = None) -> Path | None:
+    """The recipe's artifact if it is already built, else None: never builds (what `pulumi preview` uses)."""
+    recipe = normalize_recipe(recipe)
+    target = Path(build_dir or BUILD_DIR) / f"{recipe['kind']}-{recipe_key(recipe, container)}" / ARTIFACT_NAME
+    return target if target.is_file() else None
 
 
 def default_embeddings_artifact(runtime: str | None = None, *, model: str | Path | None = None,

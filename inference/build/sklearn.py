@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import dataclasses
 import gzip
 import json
 import lzma
@@ -37,9 +36,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from inference.build.artifact import ArtifactError, BuildResult, pack, write_manifest
+from inference.build.artifact import ArtifactError, BuildResult, finish_build, write_manifest
 from inference.build.containers import Container, get_container
-from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo
+from inference.report import Resources
 
 HANDLERS = Path(__file__).resolve().parents[1] / "handlers"
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,8 +268,7 @@ def build_sklearn(
 
     `serving_spec` defaults to the estimator's sidecar (`spec_path_for`) when that exists. With `measure`, the
     handler is loaded in the image-matching venv and sent a full batch, and the peak RSS (rounded up to 64 MB)
-    and cold load time (rounded up to 1 s) go into the manifest's `resources`; rounding keeps rebuilds
-    byte-identical in practice, `measure=False` makes them so unconditionally.
+    and cold load time (rounded up to 1 s) go into the build report beside the tarball (never into its bytes).
     """
     say = log or (lambda msg: print(msg, file=sys.stderr))
     c = sklearn_container(container)
@@ -301,17 +300,10 @@ def build_sklearn(
         )
         manifest = write_manifest(stage, manifest)
         body = _sample_request(spec) or json.dumps({"instances": [[0.0]]}).encode()
-        if measure:
-            resources = _measure(stage, c, body, generic=spec is None, log=say)
-            if resources is not None:
-                manifest = write_manifest(stage, dataclasses.replace(manifest, resources=Resources(**resources)))
-        for stray in stage.rglob("__pycache__"):  # written while measuring; never part of the artifact
-            shutil.rmtree(stray)
-        tarball = out / "model.tar.gz"
-        sha = pack(stage, tarball)
-    say(f"wrote {tarball} ({tarball.stat().st_size} bytes, sha256 {sha[:12]}...)")
-    return BuildResult(path=str(tarball), sha256=sha, size_bytes=tarball.stat().st_size, framework="sklearn",
-                       container=c.as_dict(), runtime="sklearn", manifest=manifest.to_dict())
+        measured = _measure(stage, c, body, generic=spec is None, log=say) if measure else None
+        result = finish_build(stage, out, manifest, resources=Resources(**measured) if measured else None)
+    say(f"wrote {result.path} ({result.size_bytes} bytes, sha256 {result.sha256[:12]}...) and its build report")
+    return result
 
 
 def _measure(stage: Path, c: Container, body: bytes, *, generic: bool, log: Callable[[str], None]) -> dict | None:

@@ -131,16 +131,19 @@ def from_bench(bench: dict[str, Any], variant: str, memory_mb: int | None) -> di
 
 def from_artifact(artifact: Path, memory_mb: int | None, runs: int = 30) -> dict[str, Any]:
     """Our inputs measured on an artifact: p50 of warm batch-1 requests (under the Python that serves it, in a
-    fresh process), peak RSS from its manifest (or measured)."""
+    fresh process), peak RSS from its build report (or measured)."""
+    from inference.build.artifact import sha256_file
     from inference.build.measure import measure_handler, time_handler
     from inference.manifest import read_manifest
+    from inference.report import read_report
     from inference.tools.serve import open_artifact, serving_python
 
     manifest = read_manifest(artifact)  # typed: inference.manifest.Manifest
     body = json.dumps({"inputs": "How much does a serverless embedding endpoint cost per month?"}).encode()
     python = serving_python(manifest, log=lambda msg: print(msg, file=sys.stderr))
     python_s = str(python) if python else None
-    peak = manifest.resources.peak_rss_mb
+    report = read_report(artifact, sha256_file(artifact))
+    peak = report.resources.peak_rss_mb if report is not None else None
     with open_artifact(artifact) as model_dir:
         if peak is None:
             peak = measure_handler(model_dir, body, python=python_s)["peak_rss_mb"]

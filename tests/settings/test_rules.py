@@ -48,6 +48,18 @@ def test_valid_config_becomes_frozen_typed_settings(raw, arts):
         emb.name = "other"  # type: ignore[misc]
 
 
+def test_artifact_sources_built_elsewhere_are_read_without_touching_them(raw):
+    sha = "0f" * 32
+    raw["endpoints"][0]["artifact"] = {"uri": "s3://models-bucket/embeddings/model.tar.gz", "sha256": sha}
+    raw["endpoints"][1]["artifact"] = {"promote_from": "staging"}
+    emb, sk = check(raw).endpoints
+    assert emb.artifact == ArtifactSource(key=f"{P}[0].artifact.uri", uri="s3://models-bucket/embeddings/model.tar.gz",
+                                          sha256=sha)
+    assert sk.artifact == ArtifactSource(key=f"{P}[1].artifact.promote_from", promote_from="staging")
+    raw["endpoints"][1]["artifact"] = {"promote_from": "acme/sls-endpoints/dev"}  # fully qualified: any stack
+    assert check(raw).endpoints[1].artifact.promote_from == "acme/sls-endpoints/dev"
+
+
 def test_prod_like_config_with_every_option(raw):
     raw.update(
         kms=True,
@@ -163,9 +175,49 @@ BAD: list[tuple[str, Edit, list[str]]] = [
     (
         "artifact path and build",
         set_key("endpoints.0.artifact.build", {"kind": "embeddings", "model": "m"}),
-        [f"{P}[0].artifact", "exactly one of path or build", "both"],
+        [f"{P}[0].artifact", "exactly one artifact source", "build and path", "promote_from: <stack>"],
     ),
-    ("artifact neither", set_key("endpoints.0.artifact", {}), [f"{P}[0].artifact", "neither"]),
+    ("artifact neither", set_key("endpoints.0.artifact", {}), [f"{P}[0].artifact", "got none", "uri: s3://"]),
+    (
+        "artifact path and uri",
+        set_key("endpoints.0.artifact.uri", "s3://models/a/model.tar.gz"),
+        [f"{P}[0].artifact", "got path and uri"],
+    ),
+    (
+        "artifact uri not s3",
+        set_key("endpoints.0.artifact", {"uri": "https://example.com/model.tar.gz", "sha256": "ab" * 32}),
+        [f"{P}[0].artifact.uri", "'https://example.com/model.tar.gz'", "s3://<bucket>/<key>"],
+    ),
+    (
+        "artifact uri without sha256",
+        set_key("endpoints.0.artifact", {"uri": "s3://models/a/model.tar.gz"}),
+        [f"{P}[0].artifact.sha256", "None", "64 lowercase hex digits"],
+    ),
+    (
+        "artifact sha256 not 64 hex",
+        set_key("endpoints.0.artifact", {"uri": "s3://models/a/model.tar.gz", "sha256": "abc123"}),
+        [f"{P}[0].artifact.sha256", "'abc123'", "64 lowercase hex digits"],
+    ),
+    (
+        "artifact sha256 with build",
+        set_key("endpoints.0.artifact.sha256", "ab" * 32),
+        [f"{P}[0].artifact.sha256", "goes with uri only"],
+    ),
+    (
+        "artifact promote_from not a stack name",
+        set_key("endpoints.0.artifact", {"promote_from": "dev stack!"}),
+        [f"{P}[0].artifact.promote_from", "'dev stack!'", "<organization>/<project>/<stack>"],
+    ),
+    (
+        "artifact promote_from itself",
+        set_key("endpoints.0.artifact", {"promote_from": "dev"}),
+        [f"{P}[0].artifact.promote_from", "cannot promote from itself"],
+    ),
+    (
+        "artifact unknown source key",
+        set_key("endpoints.0.artifact", {"url": "s3://models/a/model.tar.gz"}),
+        [f"{P}[0].artifact.url", "unknown key 'url'", "promote_from"],
+    ),
     (
         "build kind for another image",
         set_key("endpoints.1.artifact", {"build": {"kind": "embeddings", "model": "m"}}),

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from inference.build.containers import HF_PY312
-from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo
+from inference.report import BuildReport, Resources, write_report
 from inference.tools import cost
 from inference.tools.cost import US_EAST_1, estimate
 
@@ -143,10 +144,12 @@ def test_artifact_is_measured_here_and_sized_from_its_manifest(tmp_path, capsys,
         "def output_fn(p, a):\n    return json.dumps(p)\n"
     )
     write_manifest(root, Manifest(framework="test", container=ContainerRef(**HF_PY312.as_dict()), runtime="onnx-int8",
-                                  handler=HandlerInfo(), model=ModelInfo(file="none"),
-                                  resources=Resources(peak_rss_mb=1600)))
+                                  handler=HandlerInfo(), model=ModelInfo(file="none")))
     tar = tmp_path / "model.tar.gz"
-    pack(root, tar)
+    sha = pack(root, tar)
+    write_report(tar, BuildReport(artifact_sha256=sha, size_bytes=1, framework="test", runtime="onnx-int8",
+                                  container=HF_PY312.as_dict(), determined_by={},
+                                  resources=Resources(peak_rss_mb=1600)))
     monkeypatch.setattr(cost, "DEFAULT_BENCH", tmp_path / "no-bench.json")  # no bench results: ours only
     assert cost.run(_args(artifact=tar, requests_per_day=10, json=True)) == 0
     (ours,) = json.loads(capsys.readouterr().out)["estimates"]
