@@ -8,20 +8,24 @@ component's own Args, so the components know nothing of this program's config.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from artifacts import ResolvedArtifact
-from components.artifact_store import ArtifactFile, ArtifactStore, ArtifactStoreArgs
+from artifacts import Artifact, PendingArtifact, PromotedArtifact, ResolvedArtifact
+from components.artifact_store import ArtifactFile, ArtifactStore, ArtifactStoreArgs, CopiedObject
 from components.context import AwsContext, aws_context
 from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs, Instances, Serverless
 from components.monitoring import AlarmThresholds, MonitoredEndpoint, Monitoring, MonitoringArgs
 from components.scaling import TargetTracking
+from inference.manifest import Manifest
+from promotion import Promoted, gate, read_promotions
 from settings import EndpointSettings, Settings
 
 DEFAULT_EXAMPLES = {  # used when an artifact's manifest carries no example request
@@ -35,28 +39,61 @@ def default_tags(settings: Settings) -> dict[str, str]:
     return {"project": settings.project, "stack": settings.stack, "managed-by": "pulumi", **settings.tags}
 
 
+def unknown() -> pulumi.Output[Any]:
+    """An Output whose value is not known until `up` (what a preview shows for an artifact not built yet)."""
+    loop = asyncio.get_event_loop()
+    value, known = loop.create_future(), loop.create_future()
+    value.set_result(None)
+    known.set_result(False)
+    return pulumi.Output(set(), value, known)
+
+
+@dataclass(frozen=True)
+class EndpointArtifact:
+    """One endpoint's artifact as the stack consumes it, whatever its source: what the store holds, and the
+    manifest and measured peak RSS (Outputs: known now for a local file, after `up` for a pending build, once
+    the source stack is read for a promotion)."""
+
+    stored: ArtifactFile | CopiedObject
+    manifest: pulumi.Output[Manifest]
+    peak_rss_mb: pulumi.Output[float | None]
+
+
+def endpoint_artifact(artifact: Artifact, promoted: pulumi.Output[Promoted] | None) -> EndpointArtifact:
+    if isinstance(artifact, ResolvedArtifact):
+        return EndpointArtifact(ArtifactFile(str(artifact.path), artifact.sha256),
+                                pulumi.Output.from_input(artifact.manifest),
+                                pulumi.Output.from_input(artifact.peak_rss_mb))
+    if isinstance(artifact, PendingArtifact):
+        return EndpointArtifact(ArtifactFile(unknown(), unknown()), unknown(), unknown())
+    assert isinstance(artifact, PromotedArtifact) and promoted is not None
+    return EndpointArtifact(
+        CopiedObject(promoted.apply(lambda p: p.bucket), promoted.apply(lambda p: p.key),
+                     promoted.apply(lambda p: p.sha256), promoted.apply(lambda p: p.version_id)),
+        promoted.apply(lambda p: p.manifest),
+        promoted.apply(lambda p: p.peak_rss_mb),
+    )
+
+
 def invoke_example(
-    ep: EndpointSettings, artifact: ResolvedArtifact, endpoint_name: pulumi.Input[str], region: pulumi.Input[str]
+    ep: EndpointSettings, manifest: pulumi.Output[Manifest], endpoint_name: pulumi.Input[str],
+    region: pulumi.Input[str]
 ) -> pulumi.Output[str]:
     """A ready-to-run AWS CLI call of the endpoint (needs the invoke policy)."""
-    body = artifact.example_request or json.dumps(DEFAULT_EXAMPLES[ep.framework])
-    return pulumi.Output.concat(
-        "aws sagemaker-runtime invoke-endpoint --region ",
-        region,
-        " --endpoint-name ",
-        endpoint_name,
-        " --content-type ",
-        artifact.manifest.handler.content_type,
-        " --accept application/json",
-        " --cli-binary-format raw-in-base64-out --body ",
-        shlex.quote(body),
-        " /dev/stdout",
-    )
+    def cli(args: list[Any]) -> str:
+        m, name, reg = args
+        example = m.handler.example_request
+        body = json.dumps(example if example is not None else DEFAULT_EXAMPLES[ep.framework])
+        return (f"aws sagemaker-runtime invoke-endpoint --region {reg} --endpoint-name {name} --content-type "
+                f"{m.handler.content_type} --accept application/json --cli-binary-format raw-in-base64-out --body "
+                f"{shlex.quote(body)} /dev/stdout")
+
+    return pulumi.Output.all(manifest, endpoint_name, region).apply(cli)
 
 
 def endpoint_args(
     ep: EndpointSettings,
-    artifact: ResolvedArtifact,
+    artifact: EndpointArtifact,
     *,
     settings: Settings,
     context: AwsContext,
@@ -88,8 +125,8 @@ def endpoint_args(
         model_data_url=model_data_url,
         artifact_object_arn=artifact_object_arn,
         capacity=capacity,
-        program=artifact.manifest.handler.program,
-        environment={**artifact.manifest.handler.environment, **ep.environment},
+        program=artifact.manifest.apply(lambda m: m.handler.program),
+        environment=artifact.manifest.apply(lambda m: {**m.handler.environment, **ep.environment}),
         scaling=scaling,
         lambda_role=ep.lambda_role,
         kms_key_arn=kms_key_arn,
@@ -111,11 +148,13 @@ def alarm_thresholds(ep: EndpointSettings) -> AlarmThresholds | None:
     )
 
 
-def build(settings: Settings, artifacts: Mapping[str, ResolvedArtifact]) -> dict[str, Any]:
+def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, Any]:
     """Declare every resource of the stack; returns {output name: value} for `pulumi.export`."""
+    promotions = read_promotions(list(settings.endpoints), artifacts)
+    arts = {ep.name: endpoint_artifact(artifacts[ep.name], promotions.get(ep.name)) for ep in settings.endpoints}
     provider = aws.Provider(
         "aws",
-        region=settings.region,
+        region=gate(promotions, settings.region),  # a promotion that fails its checks stops every AWS resource
         default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(settings)),
     )
     ctx = aws_context(provider)
@@ -133,7 +172,7 @@ def build(settings: Settings, artifacts: Mapping[str, ResolvedArtifact]) -> dict
     store = ArtifactStore(
         "artifacts",
         ArtifactStoreArgs(
-            artifacts={name: ArtifactFile(str(a.path), a.sha256) for name, a in artifacts.items()},
+            artifacts={name: a.stored for name, a in arts.items()},
             kms_key_arn=key_arn,
             force_destroy=not settings.protect,  # a protected (prod) stack keeps its artifacts on destroy
         ),
@@ -142,7 +181,7 @@ def build(settings: Settings, artifacts: Mapping[str, ResolvedArtifact]) -> dict
     endpoints_out: dict[str, Any] = {}
     monitored: list[MonitoredEndpoint] = []
     for ep in settings.endpoints:
-        artifact, stored = artifacts[ep.name], store.objects[ep.name]
+        artifact, stored = arts[ep.name], store.objects[ep.name]
         endpoint = InferenceEndpoint(
             ep.name,
             endpoint_args(
@@ -166,8 +205,12 @@ def build(settings: Settings, artifacts: Mapping[str, ResolvedArtifact]) -> dict
             "image_uri": endpoint.image_uri,
             "artifact_uri": stored.uri,
             "artifact_sha256": stored.sha256,
+            # what a stack that promotes from this one reads (promotion.py): the exact version and the manifest
+            "artifact_version_id": stored.version_id,
+            "artifact_manifest": artifact.manifest.apply(lambda m: m.to_dict()),
+            "artifact_peak_rss_mb": artifact.peak_rss_mb,
             "region": ctx.region,
-            "invoke_example": invoke_example(ep, artifact, endpoint.endpoint_name, ctx.region),
+            "invoke_example": invoke_example(ep, artifact.manifest, endpoint.endpoint_name, ctx.region),
         }
         if endpoint.lambda_role_arn is not None:
             out["lambda_role_arn"] = endpoint.lambda_role_arn

@@ -3,12 +3,14 @@
 Hardening: public access blocked, object ownership enforced (no ACLs), default encryption (the stack's KMS
 key when it has one, with an S3 bucket key to cut KMS calls; SSE-S3 otherwise), versioning, and a bucket
 policy denying any request not made over TLS. Each artifact is uploaded under a key that contains its
-sha256: an unchanged artifact keeps its key (no upload, no new Model), a changed one gets a new key, which
-replaces the object and, through model_data_url, the Model.
+sha256: an unchanged artifact keeps its key (no upload, no new Model), a changed one gets a new key and,
+through model_data_url, a new Model. An artifact another stack released is copied server-side (ObjectCopy)
+under the same key and verified by the SHA-256 S3 computes for the copy before any Model may use it.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,25 +25,55 @@ def object_key(endpoint: str, sha256: str) -> str:
 
 @dataclass(frozen=True)
 class ArtifactFile:
-    """A built model.tar.gz on disk and its sha256 (the caller computed it from the same bytes)."""
+    """A model.tar.gz on disk and its sha256 (the caller computed it from the same bytes), uploaded to the bucket.
 
-    path: str
-    sha256: str
+    Unknown Outputs for both stand for an artifact not built yet during a preview.
+    """
+
+    path: pulumi.Input[str]
+    sha256: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class CopiedObject:
+    """An artifact another stack stored: copied server-side into this bucket under the same content-addressed key,
+    then verified (S3 computes the copy's SHA-256; it must equal `sha256`)."""
+
+    source_bucket: pulumi.Input[str]
+    source_key: pulumi.Input[str]
+    sha256: pulumi.Input[str]
+    source_version_id: pulumi.Input[str] | None = None  # pins the exact version the other stack deployed
 
 
 @dataclass
 class ArtifactStoreArgs:
-    artifacts: Mapping[str, ArtifactFile]  # endpoint name -> its artifact
+    artifacts: Mapping[str, ArtifactFile | CopiedObject]  # endpoint name -> its artifact
     kms_key_arn: pulumi.Input[str] | None = None
     force_destroy: bool = False
 
 
 @dataclass(frozen=True)
 class StoredArtifact:
-    key: str
-    uri: pulumi.Output[str]  # s3://bucket/key, the Model's model_data_url
+    key: pulumi.Output[str]
+    uri: pulumi.Output[str]  # s3://bucket/key, the Model's model_data_url (verified first for a copy)
     object_arn: pulumi.Output[str]
-    sha256: str
+    sha256: pulumi.Output[str]
+    version_id: pulumi.Output[str]
+
+
+class ChecksumMismatch(Exception):
+    """A copied artifact's bytes are not the ones its sha256 names: nothing may deploy them."""
+
+
+def verified_uri(bucket: str, key: str, sha256: str, checksum_b64: str | None) -> str:
+    """s3://bucket/key once S3's SHA-256 of the copy (base64) matches the expected hex sha256."""
+    want = base64.b64encode(bytes.fromhex(sha256)).decode()
+    if checksum_b64 != want:
+        raise ChecksumMismatch(
+            f"s3://{bucket}/{key}: S3 computed SHA-256 {checksum_b64!r} for the copy, expected {want!r} (sha256 "
+            f"{sha256}); the source object is not the artifact its stack released, so nothing will deploy it"
+        )
+    return f"s3://{bucket}/{key}"
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -120,22 +152,52 @@ class ArtifactStore(pulumi.ComponentResource):
         )
         self.objects = {}
         for endpoint, artifact in args.artifacts.items():
-            key = object_key(endpoint, artifact.sha256)
-            obj = s3.BucketObjectv2(
-                f"{name}-{endpoint}-artifact",
-                bucket=bucket.id,
-                key=key,
-                source=pulumi.FileAsset(artifact.path),
-                content_type="application/gzip",
-                metadata={"sha256": artifact.sha256},
-                # The bucket's default encryption must be in place before the first object lands.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
-            )
+            sha = pulumi.Output.from_input(artifact.sha256)
+            key = sha.apply(lambda h, e=endpoint: object_key(e, h))
+            # The bucket's default encryption must be in place before the first object lands. Objects outlive
+            # their resource (retain_on_delete): a new artifact gets a new key, and the old object stays for
+            # the model still serving from it during the switch and for rollback; retention prunes it later.
+            obj_opts = pulumi.ResourceOptions(parent=self, depends_on=[encryption], retain_on_delete=True)
+            if isinstance(artifact, CopiedObject):
+                source = pulumi.Output.all(artifact.source_bucket, artifact.source_key, artifact.source_version_id)
+                copy = s3.ObjectCopy(
+                    f"{name}-{endpoint}-artifact-copy",
+                    bucket=bucket.id,
+                    key=key,
+                    source=source.apply(
+                        lambda a: f"{a[0]}/{a[1]}" + (f"?versionId={a[2]}" if a[2] else "")
+                    ),
+                    checksum_algorithm="SHA256",  # S3 computes the copy's SHA-256: verified below
+                    content_type="application/gzip",
+                    metadata_directive="REPLACE",
+                    metadata=sha.apply(lambda h: {"sha256": h}),
+                    # REPLACE: with COPY, S3 ignores the provider's default_tags and every update shows a diff
+                    # (terraform-provider-aws #25477).
+                    tagging_directive="REPLACE",
+                    opts=obj_opts,
+                )
+                uri = pulumi.Output.all(copy.bucket, copy.key, sha, copy.checksum_sha256).apply(
+                    lambda a: verified_uri(*a)
+                )
+                key_out, version = copy.key, copy.version_id
+            else:
+                obj = s3.BucketObjectv2(
+                    f"{name}-{endpoint}-artifact",
+                    bucket=bucket.id,
+                    key=key,
+                    source=pulumi.Output.from_input(artifact.path).apply(pulumi.FileAsset),
+                    content_type="application/gzip",
+                    metadata=sha.apply(lambda h: {"sha256": h}),
+                    opts=obj_opts,
+                )
+                uri = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
+                key_out, version = obj.key, obj.version_id
             self.objects[endpoint] = StoredArtifact(
-                key=key,
-                uri=pulumi.Output.concat("s3://", obj.bucket, "/", obj.key),
-                object_arn=pulumi.Output.concat(bucket.arn, "/", obj.key),
-                sha256=artifact.sha256,
+                key=key_out,
+                uri=uri,
+                object_arn=pulumi.Output.concat(bucket.arn, "/", key_out),
+                sha256=sha,
+                version_id=version,
             )
         self.bucket_name = bucket.bucket
         self.bucket_arn = bucket.arn

@@ -82,8 +82,9 @@ class InferenceEndpointArgs:
     model_data_url: pulumi.Input[str]  # s3://bucket/key of the model.tar.gz
     artifact_object_arn: pulumi.Input[str]  # what the execution role may read
     capacity: Serverless | Instances
-    program: str = "inference.py"  # the handler's file in the artifact's code/
-    environment: Mapping[str, str] = field(default_factory=dict)
+    program: pulumi.Input[str] = "inference.py"  # the handler's file in the artifact's code/
+    # the artifact's environment, then the config's (an Output when the artifact is promoted or not built yet)
+    environment: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
     scaling: TargetTracking | None = None
     lambda_role: bool = False  # also create a Lambda execution role that may invoke the endpoint
     kms_key_arn: pulumi.Input[str] | None = None
@@ -129,7 +130,9 @@ class InferenceEndpoint(pulumi.ComponentResource):
             primary_container=sm.ModelPrimaryContainerArgs(
                 image=image.registry_path,
                 model_data_url=args.model_data_url,
-                environment=container_environment(args.framework, args.program, args.environment),
+                environment=pulumi.Output.all(args.program, args.environment).apply(
+                    lambda pe: container_environment(args.framework, pe[0], pe[1])
+                ),
                 mode="SingleModel",
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role.policy]),

@@ -22,7 +22,8 @@ from inference.build.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_
 from inference.build.sizing import SERVING_OVERHEAD_MB
 from inference.build.venvs import VenvUnavailable, find_python
 from inference.limits import MEMORY_TIERS_MB
-from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo, Resources
+from inference.manifest import ContainerRef, HandlerInfo, Manifest, ModelInfo
+from inference.report import BuildReport, Resources, write_report
 from settings import ArtifactSource, ConfigError, validate
 
 P = "sls-endpoints:endpoints"
@@ -51,17 +52,19 @@ def test_named_file_is_described_from_its_manifest(tmp_path):
             container=ContainerRef(**SKLEARN_1_4.as_dict()),
             runtime="sklearn",
             model=ModelInfo(file="model.joblib"),
-            resources=Resources(peak_rss_mb=192),
             handler=HandlerInfo(program="serve.py", environment=env, example_request={"instances": [[1.0]]}),
         ),
     )
     tar = tmp_path / "model.tar.gz"
-    pack(root, tar)
+    sha = pack(root, tar)
+    write_report(tar, BuildReport(artifact_sha256=sha, size_bytes=1, framework="sklearn", runtime="sklearn",
+                                  container=SKLEARN_1_4.as_dict(), determined_by={},
+                                  resources=Resources(peak_rss_mb=192)))
     a = artifacts.resolve_artifact(ArtifactSource(key="k.artifact.path", path=tar), SKLEARN_1_4)
     assert a.path == tar.resolve() and a.sha256 == hashlib.sha256(tar.read_bytes()).hexdigest()
     m = a.manifest
     assert (m.framework, m.runtime, m.handler.program) == ("sklearn", "sklearn", "serve.py")
-    assert m.resources.peak_rss_mb == 192
+    assert a.peak_rss_mb == 192  # from the build report beside the file
     assert m.container.image == SKLEARN_1_4.image and m.handler.environment == env
     assert a.example_request == '{"instances": [[1.0]]}'
 
@@ -144,7 +147,7 @@ def test_real_sklearn_recipe_builds_the_call_time_artifact(tmp_path, monkeypatch
     m = a.manifest
     assert m.framework == "sklearn" and m.container.tag == SKLEARN_1_4.tag
     assert m.handler.environment["SAGEMAKER_PROGRAM"] == m.handler.program == "inference.py"
-    assert m.resources.peak_rss_mb is not None and m.resources.peak_rss_mb > 0
+    assert a.peak_rss_mb is not None and a.peak_rss_mb > 0
     # the stack's invoke example must be a request this artifact's handler accepts, in the image's environment
     from inference.build.measure import measure_handler
     from inference.build.sklearn import train_python
@@ -216,7 +219,7 @@ def test_an_artifact_that_does_not_fit_its_endpoint_is_one_clear_error(raw, arts
 def test_memory_tier_exactly_fitting_the_artifact_is_accepted(raw, tmp_path):
     fits = make_artifact(tmp_path / "fits.tar.gz", HF_PY312, peak_rss_mb=MEMORY_TIERS_MB[0] - SERVING_OVERHEAD_MB)
     raw["endpoints"][0]["artifact"]["path"] = str(fits)
-    assert resolved(raw)["embeddings"].manifest.resources.peak_rss_mb == MEMORY_TIERS_MB[0] - SERVING_OVERHEAD_MB
+    assert resolved(raw)["embeddings"].peak_rss_mb == MEMORY_TIERS_MB[0] - SERVING_OVERHEAD_MB
 
 
 def test_memory_tier_below_the_artifacts_need_names_the_figure_and_the_smallest_tier(raw, tmp_path):
@@ -231,11 +234,11 @@ def test_memory_tier_below_the_artifacts_need_names_the_figure_and_the_smallest_
 
 def test_artifact_without_measured_memory_is_not_refused(raw, tmp_path):
     raw["endpoints"][0]["artifact"]["path"] = str(make_artifact(tmp_path / "n.tar.gz", HF_PY312, peak_rss_mb=None))
-    assert resolved(raw)["embeddings"].manifest.resources.peak_rss_mb is None
+    assert resolved(raw)["embeddings"].peak_rss_mb is None
 
 
 def test_instance_endpoints_are_not_held_to_a_serverless_tier(raw, arts):
     ep = raw["endpoints"][0]
     del ep["serverless"]
     ep.update(instance={"type": "ml.m5.large"}, artifact={"path": str(arts["big"])})
-    assert resolved(raw)["embeddings"].manifest.resources.peak_rss_mb == 700
+    assert resolved(raw)["embeddings"].peak_rss_mb == 700

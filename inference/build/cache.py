@@ -44,6 +44,37 @@ DEFAULT_EMBEDDINGS_RECIPE: Mapping[str, Any] = {"kind": "embeddings", "model": N
                                                 "runtime": DEFAULT_EMBEDDING_RUNTIME, "revision": None}
 
 Log = Callable[[str], None]
+BUILD_PLATFORM = ("Linux", "x86_64")  # the vendored wheels are manylinux x86_64; the gate runs them here
+
+
+class BuildUnavailable(RuntimeError):
+    """This machine cannot build the artifact (platform, interpreter, package index): the config may be fine."""
+
+    def __init__(self, what: str, missing: str):
+        super().__init__(
+            f"cannot build {what} on this machine: {missing}. Two ways forward: build on a Linux x86_64 machine "
+            "with the image's Python and PyPI access (e.g. a CI runner: `python release.py STACK --build-only`), "
+            "then deploy from there; or point the stack at a prebuilt artifact (artifact.path, artifact.uri + "
+            "sha256, or artifact.promote_from)"
+        )
+        self.missing = missing
+
+
+def check_can_build(container: Container, what: str) -> None:
+    """BuildUnavailable unless this machine has what every build needs: Linux x86_64 and the image's Python."""
+    import platform
+
+    from inference.build.venvs import VenvUnavailable, find_python
+
+    here = (platform.system(), platform.machine())
+    if here != BUILD_PLATFORM:
+        raise BuildUnavailable(what, f"builds need {'/'.join(BUILD_PLATFORM)} (the vendored wheels and the quality "
+                                     f"gate run as in the image), this is {'/'.join(here)}")
+    try:
+        find_python(container.python)
+    except VenvUnavailable as e:
+        raise BuildUnavailable(what, f"{e} (the image {container.image} runs Python {container.python}; "
+                                     "pyenv install it, or use a machine that has it)") from e
 # kind -> builder(recipe, out_dir, container) -> path of the built tarball
 Builder = Callable[[Mapping[str, Any], Path, Container], Path]
 
@@ -230,9 +261,22 @@ def recipe_artifact(recipe: Mapping[str, Any], container: Container, *, builders
     directory = Path(build_dir or BUILD_DIR) / f"{kind}-{key}"
 
     def build(work: Path) -> Path:
+        import subprocess
+
+        from inference.build.vendor import DownloadError
+
+        what = f"the {kind} artifact for {container.image}"
+        check_can_build(container, what)
         if log:
-            log(f"building the {kind} artifact for {container.image} (first run only: a minute or more) ...")
-        built = builder(recipe, work, container)
+            log(f"building {what} (first run only: a minute or more) ...")
+        try:
+            built = builder(recipe, work, container)
+        except DownloadError as e:
+            raise BuildUnavailable(what, f"no access to PyPI ({str(e).splitlines()[0][:300]})") from e
+        except subprocess.CalledProcessError as e:
+            if "pip" not in " ".join(map(str, e.cmd)):
+                raise
+            raise BuildUnavailable(what, f"pip could not install the image-matching venv ({e})") from e
         update_report(built, recipe=recipe, cache_key=key)
         return built
 

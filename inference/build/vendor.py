@@ -71,6 +71,10 @@ class VendorError(RuntimeError):
     """A wheel could not be obtained or unpacked."""
 
 
+class DownloadError(VendorError):
+    """A wheel could not be downloaded (no PyPI access): the machine cannot build, the recipe may be fine."""
+
+
 def _matches(wheel: Path, pkg: VendoredPackage) -> bool:
     return wheel.name.lower().startswith(f"{pkg.name.replace('-', '_').lower()}-{pkg.version}-")
 
@@ -90,7 +94,7 @@ def download_wheel(pkg: VendoredPackage, python: str, *, cache: Path = WHEEL_CAC
     proc = subprocess.run(cmd, capture_output=True, text=True)
     found = sorted(w for w in dest.glob("*.whl") if _matches(w, pkg))
     if proc.returncode != 0 or not found:
-        raise VendorError(
+        raise DownloadError(
             f"could not download {pkg.requirement} for CPython {python} (manylinux x86_64): "
             f"{(proc.stderr or proc.stdout).strip()[-800:]}. The first build needs PyPI access; "
             f"later builds use the cache in {cache}."

@@ -20,8 +20,6 @@ from inference.manifest import (
     Manifest,
     ManifestError,
     ModelInfo,
-    Quality,
-    Resources,
     TokenizerInfo,
     VendoredPackage,
     read_manifest,
@@ -37,10 +35,6 @@ EMBEDDINGS = Manifest(
                     pooling="mean", normalize=True, model_has_normalize_module=False,
                     tokenizer=TokenizerInfo(file="tokenizer.json", pad_token="[PAD]", pad_id=0),
                     onnx_inputs=("input_ids", "attention_mask"), quantization={"weight_levels": 255}),
-    resources=Resources(peak_rss_mb=208.5, cold_load_s=0.31, measured_with="Python 3.12 venv"),
-    quality=Quality(n=1200, mean_cosine=0.995, min_cosine=0.985, topk_overlap=0.93, k=10,
-                    thresholds={"mean_cosine": 0.99}, passed=True, reference="st", corpus="c",
-                    computed_with={"python": "3.12"}),
     vendored=(VendoredPackage(name="tokenizers", version="0.21.1", wheel="t.whl", wheel_sha256="0" * 64, files=3,
                               stripped=("tokenizers/x.so",), stripped_with="GNU strip 2.42"),),
     files={"model-int8.onnx": "a" * 64, "code/inference.py": "b" * 64},
@@ -53,7 +47,6 @@ SKLEARN = Manifest(
                         environment={"SAGEMAKER_PROGRAM": "inference.py"}, contract="spec"),
     model=ModelInfo(file="model.joblib", source="est.joblib", sklearn_version="1.4.2",
                     serving_spec="serving_spec.json"),
-    resources=Resources(peak_rss_mb=256, cold_load_s=2.0),
     files={"model.joblib": "c" * 64},
 )
 
@@ -92,7 +85,7 @@ def test_a_missing_key_is_named(path: str):
 @pytest.mark.parametrize(("path", "value", "want"), [
     ("framework", 3, "str"),
     ("handler.program", None, "str, got NoneType"),
-    ("resources.peak_rss_mb", "big", "float"),
+    ("handler.max_batch", "big", "int"),
     ("handler.environment", {"A": 1}, "str"),
     ("model.tokenizer.pad_id", "0", "int"),
 ])
@@ -115,10 +108,17 @@ def test_an_older_format_says_to_rebuild():
 
 def test_optional_sections_have_defaults():
     d = SKLEARN.to_dict()
-    del d["resources"], d["vendored"], d["handler"]["content_type"], d["handler"]["environment"]
+    del d["vendored"], d["handler"]["content_type"], d["handler"]["environment"]
     m = Manifest.from_dict(d)
-    assert m.resources == Resources() and m.vendored == () and m.quality is None
-    assert m.handler.content_type == "application/json" and m.handler.environment == {}
+    assert m.vendored == () and m.handler.environment == {}
+    assert m.handler.content_type == "application/json"
+
+
+@pytest.mark.parametrize("manifest", [EMBEDDINGS, SKLEARN], ids=["embeddings", "sklearn"])
+def test_nothing_measured_goes_into_the_bytes(manifest: Manifest):
+    """Timings, memory and the gate's cosines depend on the build machine: they live in the build report."""
+    d = manifest.to_dict()
+    assert not {"resources", "quality", "built_on", "measured_with"} & set(d)
 
 
 def test_read_manifest_reads_a_tarball_or_a_directory_and_fills_in_files(tmp_path: Path):
@@ -186,9 +186,14 @@ def test_the_embeddings_build_example_is_a_request_the_handler_accepts():
 
 @pytest.mark.slow
 def test_the_default_embeddings_artifact_writes_program_and_example(tmp_path: Path):
+    from inference.build.artifact import sha256_file
     from inference.build.cache import default_embeddings_artifact
+    from inference.report import read_report
 
-    m = read_manifest(default_embeddings_artifact())
+    path = default_embeddings_artifact()
+    m = read_manifest(path)
     assert m.handler.program == "inference.py" and m.handler.example_request == {
         "inputs": ["How long does a cold start take?"]}
-    assert m.quality is not None and m.quality.passed and m.resources.peak_rss_mb
+    report = read_report(path, sha256_file(path))  # the gate and the measurement sit beside the tarball
+    assert report is not None and report.quality is not None and report.quality.passed
+    assert report.resources.peak_rss_mb and report.determined_by["sources"] and report.determined_by["recipe"]
