@@ -206,8 +206,9 @@ def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, An
             "artifact_uri": stored.uri,
             "artifact_sha256": stored.sha256,
             # what a stack that promotes from this one reads (promotion.py): the exact version and the manifest
+            # (as JSON text: stack outputs carry every number as a float, and the manifest's ints must stay ints)
             "artifact_version_id": stored.version_id,
-            "artifact_manifest": artifact.manifest.apply(lambda m: m.to_dict()),
+            "artifact_manifest": artifact.manifest.apply(lambda m: m.to_json()),
             "artifact_peak_rss_mb": artifact.peak_rss_mb,
             "region": ctx.region,
             "invoke_example": invoke_example(ep, artifact.manifest, endpoint.endpoint_name, ctx.region),

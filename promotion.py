@@ -10,6 +10,7 @@ checks, so a bad promotion fails before any AWS resource is created or changed.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,8 +67,8 @@ def check_promoted(ep: EndpointSettings, art: PromotedArtifact, stack: str, endp
             f"{sha!r}; allowed: an s3:// URI and a 64-hex sha256 (release that stack with this program first)"
         )
     try:
-        manifest = Manifest.from_dict(entry.get("artifact_manifest"))
-    except ArtifactError as e:
+        manifest = Manifest.from_dict(json.loads(entry.get("artifact_manifest") or "null"))
+    except (ArtifactError, TypeError, ValueError) as e:
         raise ConfigError(f"{art.key}: stack {stack!r} endpoint {art.endpoint!r}: {e}; allowed: a stack released "
                           "by this version of the program") from e
     peak = entry.get("artifact_peak_rss_mb")

@@ -11,11 +11,14 @@ which the engine would otherwise apply silently.
 
 from __future__ import annotations
 
+import base64
+import gc
 import hashlib
 import json
 import os
 import runpy
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,7 @@ from pulumi.runtime.proto import resource_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
+ORGANIZATION = "organization"  # what a self-managed backend calls every stack's organization
 PARTITION = "aws"
 
 # Registry accounts of the prebuilt images (pulumi-aws get_prebuilt_ecr_image table; docs/aws-facts.md).
@@ -62,6 +66,43 @@ NAMED: dict[str, tuple[str, str | None]] = {
     "aws:appautoscaling/policy:Policy": ("name", None),
     "aws:cloudwatch/dashboard:Dashboard": ("dashboardName", "arn:aws:cloudwatch::{a}:dashboard/{n}"),
 }
+
+
+def is_known(value: Any) -> bool:
+    """False for what a preview sends in place of a value known only after `up`."""
+    return value is not None and not isinstance(value, pulumi.output.Unknown)
+
+
+def _unknowns_as_sentinels(value: Any) -> Any:
+    """State echoes inputs; an input unknown in a preview goes back as the engine sends it: the unknown sentinel."""
+    if isinstance(value, pulumi.output.Unknown):
+        return pulumi.runtime.rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _unknowns_as_sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unknowns_as_sentinels(v) for v in value]
+    return value
+
+
+def _unknowns_as_sentinels(value: Any) -> Any:
+    """State echoes inputs; an input unknown in a preview goes back as the engine sends it: the unknown sentinel."""
+    if isinstance(value, pulumi.output.Unknown):
+        return pulumi.runtime.rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _unknowns_as_sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unknowns_as_sentinels(v) for v in value]
+    return value
+
+
+def _has_unknown(value: Any) -> bool:
+    if isinstance(value, pulumi.output.Unknown):
+        return True
+    if isinstance(value, dict):
+        return any(_has_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v) for v in value)
+    return False
 
 
 def autoname(logical: str, lower: bool = False) -> str:
@@ -100,16 +141,48 @@ def render_policy(statements: list[dict[str, Any]]) -> str:
                 vals[0] if len(vals) == 1 else vals
             )
         out.append(st)
-    return json.dumps({"Version": "2012-10-17", "Statement": out}, indent=2)
+    # a preview may name an ARN known only after `up`: rendered as a marker, like the plan shows it
+    return json.dumps({"Version": "2012-10-17", "Statement": out}, indent=2, default=lambda _: "<known after up>")
+
+
+@dataclass
+class S3Object:
+    sha256: str
+    version_id: str
 
 
 class AwsMocks(pulumi.runtime.Mocks):
-    def __init__(self, account: str = ACCOUNT, names: dict[tuple[str, str], str] | None = None):
+    def __init__(self, account: str = ACCOUNT, names: dict[tuple[str, str], str] | None = None,
+                 stacks: dict[str, dict[str, Any]] | None = None, objects: dict[tuple[str, str], list] | None = None):
         self.account = account
         # auto-names already given, as the engine's state keeps them across updates (share it between runs)
         self.names = names if names is not None else {}
         self.provider_regions: dict[str, str] = {}  # provider id -> region
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        # other stacks' outputs by fully qualified name (what a StackReference reads); unknown names fail as the
+        # engine fails them
+        self.stacks = stacks if stacks is not None else {}
+        # S3 as the program leaves it: (bucket, key) -> versions, newest last (share it between stacks' runs)
+        self.objects: dict[tuple[str, str], list[S3Object]] = objects if objects is not None else {}
+
+    def put_object(self, bucket: str, key: str, sha256: str) -> S3Object:
+        obj = S3Object(sha256, uuid.uuid4().hex)
+        self.objects.setdefault((bucket, key), []).append(obj)
+        return obj
+
+    def _copy(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """CopyObject: the source version (or the latest), with the SHA-256 S3 computes when asked to."""
+        source, _, query = str(inputs["source"]).partition("?versionId=")
+        bucket, _, key = source.partition("/")
+        versions = self.objects.get((bucket, key), [])
+        found = [v for v in versions if v.version_id == query] if query else versions[-1:]
+        if not found:
+            raise Exception(f"NoSuchKey: copy source {inputs['source']} does not exist")
+        copied = self.put_object(inputs["bucket"], inputs["key"], found[-1].sha256)
+        state = dict(inputs, versionId=copied.version_id, arn=f"arn:aws:s3:::{inputs['bucket']}/{inputs['key']}")
+        if inputs.get("checksumAlgorithm") == "SHA256":
+            state["checksumSha256"] = base64.b64encode(bytes.fromhex(found[-1].sha256)).decode()
+        return state
 
     def _region(self, provider_ref: str | None) -> str:
         pid = (provider_ref or "").split("::")[-1]
@@ -118,11 +191,20 @@ class AwsMocks(pulumi.runtime.Mocks):
         return self.provider_regions[pid]
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        rid, state = self._new_resource(args)
+        return rid, _unknowns_as_sentinels(state)
+
+    def _new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         typ, inputs = args.typ, dict(args.inputs)
         if typ == "pulumi:providers:aws":
             pid = f"{args.name}-provider-id"
             self.provider_regions[pid] = inputs.get("region")
             return pid, inputs
+        if typ == "pulumi:pulumi:StackReference":
+            name = inputs.get("name") or args.name
+            if name not in self.stacks:
+                raise Exception(f"unknown stack {name!r}")  # what the engine answers for a stack it cannot find
+            return name, {"name": name, "outputs": self.stacks[name], "secretOutputNames": []}  # a read
         if not args.custom:  # a ComponentResource: no provider, no cloud state
             return "", inputs
         region = self._region(args.provider)
@@ -153,10 +235,15 @@ class AwsMocks(pulumi.runtime.Mocks):
         if typ == "aws:s3/bucketObjectv2:BucketObjectv2":
             src = inputs.get("source")
             path = getattr(src, "path", None)
-            if path is not None:
-                state["etag"] = hashlib.md5(Path(path).read_bytes()).hexdigest()  # noqa: S324 (S3's ETag is MD5)
-            state["arn"] = f"arn:aws:s3:::{inputs['bucket']}/{inputs['key']}"
-            return inputs["key"], state
+            if path is not None and is_known(inputs.get("key")):
+                data = Path(path).read_bytes()
+                state["etag"] = hashlib.md5(data).hexdigest()  # noqa: S324 (S3's ETag is MD5)
+                state["versionId"] = self.put_object(inputs["bucket"], inputs["key"],
+                                                     hashlib.sha256(data).hexdigest()).version_id
+            state["arn"] = f"arn:aws:s3:::{inputs.get('bucket')}/{inputs.get('key')}"
+            return inputs["key"] if is_known(inputs.get("key")) else f"{args.name}-id", state
+        if typ == "aws:s3/objectCopy:ObjectCopy":
+            return inputs["key"], self._copy(inputs)
         if typ == "aws:appautoscaling/target:Target":
             state["arn"] = f"arn:aws:application-autoscaling:{region}:{self.account}:scalable-target/{uuid.uuid4().hex}"
             return inputs["resourceId"], state
@@ -329,15 +416,19 @@ def stack_config(stack: str) -> dict[str, Any]:
 
 
 def run_program(
-    config: dict[str, Any], stack: str, project: str = "sls-endpoints", names: dict | None = None
+    config: dict[str, Any], stack: str, project: str = "sls-endpoints", names: dict | None = None, *,
+    preview: bool = False, mocks: AwsMocks | None = None,
 ) -> ProgramRun:
     """Run the real __main__.py under mocks with `config`; collect declared resources and exported outputs.
 
-    Pass the same `names` dict to successive runs to model updates of one stack (auto-names persist).
+    Pass the same `names` dict to successive runs to model updates of one stack (auto-names persist); pass
+    `mocks` to share S3 objects and other stacks' outputs between runs (promotion); `preview` runs it as
+    `pulumi preview` does (pulumi.runtime.is_dry_run()).
     """
-    mocks = AwsMocks(names=names)
+    mocks = mocks if mocks is not None else AwsMocks(names=names)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor,
+                             organization=ORGANIZATION)
     pulumi.runtime.set_all_config(dict(config))
     exports: dict[str, Any] = {}
     resolved: dict[str, Any] = {}
@@ -364,7 +455,17 @@ def run_program(
             pulumi.export = real_export
         return pulumi.Output.from_input(exports).apply(resolved.update)
 
-    _run()
+    try:
+        _run()
+    except Exception as e:  # raised while resolving Outputs (e.g. a promotion's checks): recorded the same way
+        error.append(e)
+    finally:
+        # A failed run leaves coroutines the engine never awaited; finalise them now. Left to a later garbage
+        # collection, their RuntimeWarning can fire inside the compiler (pytest rewriting a module) and crash it
+        # ("AST constructor recursion depth mismatch").
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gc.collect()
     return ProgramRun(
         resources=list(monitor.registered), outputs=resolved, mocks=mocks, error=error[0] if error else None
     )
