@@ -83,3 +83,36 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+@contextlib.contextmanager
+def moto_sagemaker(endpoints: dict[str, dict]) -> Iterator[str]:
+    """A moto server (SageMaker control plane) with one model + config + endpoint per entry
+    {endpoint name: production variant settings}; yields its URL. Models are named <endpoint>-model-1a2b3c."""
+    import warnings
+
+    import boto3
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "install moto[server]": flask and flask-cors are all it needs here
+        from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        sm = boto3.client("sagemaker", endpoint_url=url, **MOTO_KEYS)
+        for endpoint, variant in endpoints.items():
+            model = f"{endpoint}-model-1a2b3c"
+            sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/exec",
+                            PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/x:1",
+                                              "ModelDataUrl": "s3://bucket/model.tar.gz"})
+            sm.create_endpoint_config(EndpointConfigName=f"{endpoint}-config",
+                                      ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": model, **variant}])
+            sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
+        yield url
+    finally:
+        server.stop()
+
+
+MOTO_KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}

@@ -3,42 +3,27 @@ concurrency, the model name for its cache identity, and graceful defaults when d
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from endpoint_fixtures import MOTO_KEYS as KEYS
+from endpoint_fixtures import moto_sagemaker
 
 from inference.client import DEFAULT_CONCURRENCY, EmbeddingCache, EmbeddingClient, describe_endpoint
 from inference.client.transport import default_concurrency
 
-KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
-
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "install moto[server]": flask and flask-cors are all it needs here
-        from moto.server import ThreadedMotoServer
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    sm = boto3.client("sagemaker", endpoint_url=url, **KEYS)
-    role = "arn:aws:iam::123456789012:role/exec"
-    for model, endpoint, variant in [
-        ("embeddings-model-1a2b3c", "fake", {"ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 5}}),
-        ("scorer-model-9f8e7d", "scorer-dev", {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1}}),
-        ("big-model", "instance-ep", {"InstanceType": "ml.m5.large", "InitialInstanceCount": 1}),
-    ]:
-        sm.create_model(ModelName=model, ExecutionRoleArn=role,
-                        PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/x:1", "ModelDataUrl": "s3://b/k"})
-        sm.create_endpoint_config(EndpointConfigName=f"{endpoint}-config",
-                                  ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": model, **variant}])
-        sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
-    yield url
-    server.stop()
+    serverless = {"MemorySizeInMB": 1024, "MaxConcurrency": 5}
+    with moto_sagemaker({
+        "fake": {"ServerlessConfig": serverless},
+        "scorer-dev": {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1}},
+        "instance-ep": {"InstanceType": "ml.m5.large", "InitialInstanceCount": 1},
+    }) as url:
+        yield url
 
 
 def sagemaker(url: str):
@@ -48,7 +33,7 @@ def sagemaker(url: str):
 def test_describe_reads_status_serverless_config_and_model(moto_url: str) -> None:
     info = describe_endpoint(sagemaker(moto_url), "fake")
     assert info.ok
-    assert (info.status, info.config_name, info.model_name) == ("InService", "fake-config", "embeddings-model-1a2b3c")
+    assert (info.status, info.config_name, info.model_name) == ("InService", "fake-config", "fake-model-1a2b3c")
     assert (info.max_concurrency, info.memory_mb) == (5, 1024)
     assert default_concurrency(info) == 4  # one below MaxConcurrency, leaving a slot to other callers
     assert default_concurrency(describe_endpoint(sagemaker(moto_url), "scorer-dev")) == 1
@@ -81,7 +66,7 @@ def test_the_client_sizes_itself_and_keys_its_cache_from_describe(moto_url: str,
     url, handler, _ = endpoint
     client = EmbeddingClient("fake", endpoint_url=url, sagemaker_endpoint_url=moto_url, cache=EmbeddingCache())
     assert client.transport.concurrency == 4
-    assert client.model_identity == "embeddings-model-1a2b3c"
+    assert client.model_identity == "fake-model-1a2b3c"
     client.embed_many(["one", "two"])
     client.embed_many(["two", "one"])
     assert handler.model["seen"] == ["one", "two"]
