@@ -41,7 +41,9 @@ UNRELATED = "Quarterly tax filings are due at the end of the month."
 UNICODE_TEXTS = ["naïve café déjà vu", "東京は雨です", "Привет, мир", "rocket launch 🚀🎉 👩‍💻", "ℕ ⊆ ℤ ⊂ ℚ ∫ x² dx"]
 LONG_TEXT = " ".join(["serverless endpoints scale to zero and start cold"] * 400)  # ~20 KB, far over 256 tokens
 NORM_TOLERANCE = 1e-3
-SAME_VECTOR_COSINE = 0.999  # a text alone and in a batch: int8 kernels vary ~1e-4 with a row's batch position
+# A text alone and in a batch: int8 activations are quantized per request, so the two differ by rounding
+# (cosine 0.998 seen on MiniLM onnx-int8); below the quality gate's mean cosine, something else is wrong.
+SAME_VECTOR_COSINE = 0.99
 # Cold starts can take tens of seconds on serverless: the check waits for them (ModelNotReady is retried).
 CHECK_RETRY = RetryPolicy(max_attempts=6, total_timeout_s=120.0)
 
@@ -230,9 +232,10 @@ def _embeddings_checks(r: _Runner, max_batch: int, dimensions: int | None) -> No
         vectors = _vectors(r.call({"inputs": texts}), 3)
         state["para"], state["unrelated"] = vectors[0], vectors[1]
         same = _cos(vectors[2], state["one"])
-        if same < SAME_VECTOR_COSINE:
-            raise CheckFailed(f"a text in a batch differs from the same text alone (cosine {same:.4f}): order or "
-                              "batching is wrong")
+        nearest = max(range(3), key=lambda i: _cos(vectors[i], state["one"]))
+        if same < SAME_VECTOR_COSINE or nearest != 2:
+            raise CheckFailed(f"the last text of the batch is not answered by the last vector (cosine to the same "
+                              f"text alone {same:.4f}, nearest is vector {nearest}): order or batching is wrong")
         return f"3 texts, 3 vectors in order (same text alone vs in batch: cosine {same:.5f})"
 
     r.run("dimension", dimension)
