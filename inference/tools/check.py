@@ -366,12 +366,13 @@ def run_checks(target: Target, *, kind: str | None = None, max_batch: int | None
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)} (or None to detect it), got {kind!r}")
     report = CheckReport(target)
-    dimensions = None
+    dimensions, how = None, "given"
     if artifact is not None:
         from inference.manifest import read_manifest
 
         manifest = read_manifest(artifact)
-        kind = kind or ("embeddings" if manifest.framework == "huggingface" else "sklearn")
+        if kind is None:
+            kind, how = ("embeddings" if manifest.framework == "huggingface" else "sklearn"), "the artifact's"
         max_batch = max_batch or manifest.handler.max_batch
         dimensions = manifest.model.dimensions
         example_request = example_request if example_request is not None else manifest.handler.example_request
@@ -382,7 +383,6 @@ def run_checks(target: Target, *, kind: str | None = None, max_batch: int | None
         describe=None if sagemaker_client is None else True, retry=retry or CHECK_RETRY, concurrency=1)
     r = _Runner(transport, report)
     _describe_check(r, target, transport.info)
-    how = "given"
     if kind is None:
         try:
             kind, how = probe_kind(r.call)
