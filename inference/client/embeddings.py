@@ -77,19 +77,19 @@ class EmbeddingClient:
         keys = [text_key(self.model_identity, t, self.cache.namespace) for t in texts] if self.cache else []
         found: dict[str, bytes] = self.cache.get_many(keys) if self.cache and texts else {}
         vectors: dict[str, list[float]] = {}  # text -> vector
-        missing: list[str] = []
+        missing: dict[str, None] = {}  # distinct texts to send, in first-seen order
         for i, text in enumerate(texts):
             if self.cache and keys[i] in found:
                 vectors[text] = unpack_vector(found[keys[i]])
-            elif text not in vectors and text not in missing:
-                missing.append(text)
+            elif text not in vectors:
+                missing[text] = None
         if self.cache:
             hits = sum(1 for k in keys if k in found)
             self.metrics.add("cache_hits", hits)
             self.metrics.add("cache_misses", len(texts) - hits)
             errors_before = self.cache.errors
         if missing:
-            fresh = self._fetch(missing)
+            fresh = self._fetch(list(missing))
             vectors.update(zip(missing, fresh, strict=True))
             if self.cache:
                 self.cache.set_many({text_key(self.model_identity, t, self.cache.namespace): pack_vector(v)

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from .describe import EndpointInfo, describe_endpoint
@@ -156,7 +156,7 @@ class EndpointTransport:
                     m.add("failures")
                     raise EndpointRequestError(name, code, f"endpoint {name}: {code}: {message}") from None
                 m.add(kind)
-            except BotoConnectionError as e:  # connection refused/reset, timeouts: the request may not have arrived
+            except (BotoConnectionError, HTTPClientError) as e:  # refused, reset, read timeout: transient
                 code, message, kind = type(e).__name__, str(e), SERVER
                 m.add(SERVER)
             else:

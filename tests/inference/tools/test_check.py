@@ -151,6 +151,41 @@ def test_the_real_default_artifact_passes_every_check(tmp_path: Path) -> None:
     assert "ModelNotReady" in checks["cold vs warm"] and report["metrics"]["not_ready"] >= 1
 
 
+@pytest.mark.slow
+def test_the_call_time_scikit_learn_artifact_passes_its_checks() -> None:
+    """The dev stack's scorer recipe (built once through the cache), served from its image-matching venv: the
+    manifest's example request gives a prediction and a malformed row is refused, kind from the artifact."""
+    from inference.build.cache import recipe_artifact
+    from inference.build.containers import SKLEARN_1_4
+    from inference.build.venvs import VenvUnavailable, find_python
+
+    try:
+        find_python("3.10")
+    except VenvUnavailable as e:
+        pytest.skip(f"needs Python 3.10 for the sklearn-1.4-2 image: {e}")
+    artifact = recipe_artifact({"kind": "sklearn", "trainer": "inference.examples.call_time.train:train_estimator"},
+                               SKLEARN_1_4)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "inference", "serve", str(artifact), "--port", str(port),
+                             "--name", "call-time", "--log-level", "warning"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for_ping(url, proc)
+        out = subprocess.run([sys.executable, "-m", "inference", "check", "--endpoint", "call-time",
+                              "--endpoint-url", url, "--artifact", str(artifact), "--json"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    report = json.loads(out.stdout)
+    assert out.returncode == 0, json.dumps([c for c in report["checks"] if not c["ok"]], indent=1)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert report["kind"] == "sklearn" and checks["kind"]["detail"].startswith("sklearn (the artifact's")
+    assert not checks["example request"]["skipped"] and "1 prediction(s)" in checks["example request"]["detail"]
+    assert checks["malformed row"]["detail"].startswith("400: ")
+
+
 def _wait_for_ping(url: str, proc: subprocess.Popen, timeout: float = 900) -> None:
     import time
 
