@@ -201,3 +201,16 @@ def _wait_for_ping(url: str, proc: subprocess.Popen, timeout: float = 900) -> No
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
         assert time.monotonic() < deadline, "server did not come up"
         time.sleep(0.2)
+
+
+def test_a_caller_without_describe_permission_gets_the_status_skipped_with_a_note(tmp_path: Path) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    sm = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sm) as stub, local_endpoint(tmp_path) as (url, _, _app):  # no request leaves the process
+        stub.add_client_error("describe_endpoint", "AccessDeniedException", "not authorized", 400)
+        report = run_checks(Target("fake", endpoint_url=url), max_batch=4, retry=FAST, sagemaker_client=sm)
+    status = by_name(report)["status"]
+    assert status.skipped and "needs sagemaker:DescribeEndpoint" in status.detail
+    assert report.ok and any("may not describe" in n for n in report.notes)
