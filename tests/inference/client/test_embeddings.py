@@ -104,7 +104,8 @@ def test_throttling_with_max_concurrency_1_and_parallel_callers_embeds_every_tex
         gate = handler.model["gate"]
         gate.clear()  # the first admitted request holds the endpoint's only slot until others were throttled
         callers = {c: [f"caller {c} text {i}" for i in range(12)] for c in range(3)}
-        clients = {c: client_for(url, concurrency=3, max_batch=2) for c in callers}
+        patient = RetryPolicy(max_attempts=10_000, total_timeout_s=60, **FAST_RETRY)  # bounded by time alone
+        clients = {c: client_for(url, concurrency=3, max_batch=2, retry=patient) for c in callers}
         with ThreadPoolExecutor(3) as pool:
             futures = {c: pool.submit(clients[c].embed_many, texts) for c, texts in callers.items()}
             deadline = time.monotonic() + 30
