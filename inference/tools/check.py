@@ -125,6 +125,7 @@ class _Runner:
     def __init__(self, transport: EndpointTransport, report: CheckReport):
         self.t, self.report = transport, report
         self.latencies: list[float] = []
+        self.first_retries: tuple[int, int] = (0, 0)  # (retries, ModelNotReady answers) of the first request
 
     def run(self, name: str, check: Callable[[], str]) -> bool:
         t0 = time.perf_counter()
@@ -146,6 +147,8 @@ class _Runner:
     def call(self, payload: Any) -> Any:
         t0 = time.perf_counter()
         answer = self.t.invoke_json(payload)
+        if not self.latencies:
+            self.first_retries = (self.t.metrics["retries"], self.t.metrics["not_ready"])
         self.latencies.append(time.perf_counter() - t0)
         return answer
 
@@ -315,7 +318,7 @@ def _sklearn_checks(r: _Runner, example: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------ common
-def _describe_check(r: _Runner, target: Target, info: EndpointInfo | None) -> None:
+def _describe_check(r: _Runner, info: EndpointInfo | None) -> None:
     if info is None:
         r.skip("status", "local endpoint: no control plane to describe (DescribeEndpoint)")
         return
@@ -347,10 +350,9 @@ def _latency_check(r: _Runner, warm: int, payload: Any) -> None:
             t0 = time.perf_counter()
             r.t.invoke_json(payload)
             warm_s.append(time.perf_counter() - t0)
-        median = statistics.median(warm_s)
-        m = r.t.metrics
-        return (f"first request {cold * 1000:.1f} ms (retries {m['retries']}, ModelNotReady {m['not_ready']}) vs "
-                f"warm median {median * 1000:.1f} ms over {warm}")
+        retries, not_ready = r.first_retries
+        warm_text = f"warm median {statistics.median(warm_s) * 1000:.1f} ms over {warm}" if warm_s else "no warm run"
+        return f"first request {cold * 1000:.1f} ms (retries {retries}, ModelNotReady {not_ready}) vs {warm_text}"
 
     r.run("cold vs warm", timing)
 
@@ -382,7 +384,7 @@ def run_checks(target: Target, *, kind: str | None = None, max_batch: int | None
         sagemaker_endpoint_url=target.sagemaker_endpoint_url, sagemaker_client=sagemaker_client,
         describe=None if sagemaker_client is None else True, retry=retry or CHECK_RETRY, concurrency=1)
     r = _Runner(transport, report)
-    _describe_check(r, target, transport.info)
+    _describe_check(r, transport.info)
     if kind is None:
         try:
             kind, how = probe_kind(r.call)
