@@ -16,6 +16,7 @@ COMMANDS = {
     "bench": ("inference.tools.bench", "benchmark the embedding runtimes side by side"),
     "cost": ("inference.tools.cost", "estimate the monthly cost of an endpoint"),
     "demo": ("inference.tools.demo", "build the default artifact, serve it and send a smoke request"),
+    "check": ("inference.tools.check", "check an endpoint (deployed or local): status, contract, errors, latency"),
 }
 BUILD_KINDS = {
     "embeddings": ("inference.build.embeddings", "a sentence-transformers embedding model"),

@@ -8,7 +8,9 @@ error paths. So the server speaks both contracts:
 - sagemaker-runtime's (`POST /endpoints/{EndpointName}/invocations`, botocore's InvokeEndpoint model), so
   `boto3.client("sagemaker-runtime", endpoint_url=...)` gets what AWS would send: model failures as
   `ModelError` (HTTP 424, OriginalStatusCode/OriginalMessage), an unknown name or an oversize body as
-  `ValidationError`, and requests beyond the serverless MaxConcurrency as `ThrottlingException`.
+  `ValidationError`, and requests beyond the serverless MaxConcurrency as `ThrottlingException`;
+  with `--cold-start S`, a serverless cold start: from the first request on, S seconds of
+  `ModelNotReadyException` (HTTP 429, as botocore's model declares it), then normal answers.
 
 The handler is loaded like the containers load it: `code/` first on sys.path, then `code/inference.py`
 (under a module name that cannot clash with this `inference` package), then `model_fn(model_dir)` once.
@@ -133,14 +135,29 @@ class EndpointState:
     name: str
     max_concurrency: int
     variant: str = VARIANT_NAME
+    cold_start_s: float = 0.0
+    warm_at: float | None = None  # monotonic time the simulated cold start ends (set by the first request)
     in_flight: int = 0
     stats: dict[str, int] = field(default_factory=lambda: {"served": 0, "throttled": 0, "client_errors": 0,
-                                                            "server_errors": 0})
+                                                            "server_errors": 0, "not_ready": 0})
+
+    def cold(self) -> bool:
+        """Whether a request now falls in the simulated cold start (which the first request begins)."""
+        if self.cold_start_s <= 0:
+            return False
+        now = time.monotonic()
+        if self.warm_at is None:
+            self.warm_at = now + self.cold_start_s
+        return now < self.warm_at
 
 
 def create_app(handler: LoadedHandler, *, name: str = "local", max_concurrency: int | None = None,
-               variant: str = VARIANT_NAME):  # -> starlette.applications.Starlette
-    """The starlette app serving `handler` under both the container and the sagemaker-runtime routes."""
+               variant: str = VARIANT_NAME, cold_start_s: float = 0.0):  # -> starlette.applications.Starlette
+    """The starlette app serving `handler` under both the container and the sagemaker-runtime routes.
+
+    cold_start_s > 0 simulates a serverless cold start on the sagemaker-runtime route (the container route is
+    the container's own, which never sees one).
+    """
     import anyio
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect, Request
@@ -151,7 +168,9 @@ def create_app(handler: LoadedHandler, *, name: str = "local", max_concurrency: 
     if not 1 <= limit <= MAX_CONCURRENCY:
         raise ServeError(f"--max-concurrency must be between 1 and {MAX_CONCURRENCY} (serverless "
                          f"MaxConcurrency), got {limit}")
-    state = EndpointState(handler, check_endpoint_name(name), limit, variant)
+    if not 0 <= cold_start_s <= 600:
+        raise ServeError(f"--cold-start must be between 0 and 600 seconds, got {cold_start_s}")
+    state = EndpointState(handler, check_endpoint_name(name), limit, variant, cold_start_s)
     pool = anyio.CapacityLimiter(limit)
 
     class Oversize(Exception):
@@ -231,6 +250,14 @@ def create_app(handler: LoadedHandler, *, name: str = "local", max_concurrency: 
                               {"ErrorCode": "NO_SUCH_ENDPOINT",
                                "Message": f"Endpoint {name} of account {LOCAL_ACCOUNT} not found. "
                                           f"This local endpoint serves {state.name!r}."})
+        if state.cold():
+            state.stats["not_ready"] += 1
+            # botocore's model: ModelNotReadyException, HTTP 429, a Message member ("resources are still being
+            # provisioned"); its standard retry mode does not retry it, the caller must.
+            return _aws_error(429, "ModelNotReadyException", request_id,
+                              {"Message": f"Endpoint {state.name} is not ready yet: its serverless resources are "
+                                          f"being provisioned (local cold start of {state.cold_start_s:g} s, "
+                                          f"--cold-start). Wait and try your request again."})
         if state.in_flight >= state.max_concurrency:
             state.stats["throttled"] += 1
             # Serverless endpoints answer invocations beyond MaxConcurrency with ThrottlingException (code
@@ -403,6 +430,8 @@ def _reexec(python: Path, args: argparse.Namespace) -> None:
             "--port", str(args.port), "--name", args.name, "--log-level", args.log_level, "--python", "current"]
     if args.max_concurrency is not None:
         argv += ["--max-concurrency", str(args.max_concurrency)]
+    if args.cold_start:
+        argv += ["--cold-start", str(args.cold_start)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     sys.stdout.flush()
     sys.stderr.flush()
@@ -418,6 +447,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"invocations in flight before throttling (1-{MAX_CONCURRENCY}; default "
                              f"{DEFAULT_MAX_CONCURRENCY}, the dev stack's MaxConcurrency)")
     parser.add_argument("--name", default="local", help="endpoint name for /endpoints/NAME/invocations (default local)")
+    parser.add_argument("--cold-start", type=float, default=0.0, metavar="SECONDS",
+                        help="simulate a serverless cold start: the sagemaker-runtime route answers "
+                             "ModelNotReadyException for SECONDS after the first request (default 0: none)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--python", default="auto",
                         help="interpreter to serve with: auto (default: an image-matching venv when the artifact "
@@ -438,7 +470,8 @@ def run(args: argparse.Namespace) -> int:
         with open_artifact(args.artifact) as model_dir:
             print(f"[serve] loading {args.artifact} ...", flush=True)
             handler = load_handler(model_dir)
-            app = create_app(handler, name=args.name, max_concurrency=args.max_concurrency)
+            app = create_app(handler, name=args.name, max_concurrency=args.max_concurrency,
+                             cold_start_s=args.cold_start)
             state: EndpointState = app.state.endpoint
             base = f"http://{args.host}:{args.port}"
             print(f"[serve] model_fn done in {handler.load_s:.2f} s; endpoint {state.name!r}, max concurrency "

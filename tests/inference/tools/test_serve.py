@@ -516,3 +516,28 @@ def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: 
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_cold_start_simulation_answers_model_not_ready_then_serves(tmp_path: Path) -> None:
+    """--cold-start: from the first request on, ModelNotReadyException (HTTP 429, as botocore models it) on the
+    sagemaker-runtime route, which botocore's standard retry mode does not retry; the container route is unaffected."""
+    h = load_handler(make_model_dir(tmp_path / "model"))
+    app = create_app(h, name="echo", cold_start_s=0.5)
+    with running_server(app) as url:
+        client = runtime_client(url, retries={"mode": "standard", "max_attempts": 3})
+        with pytest.raises(client.exceptions.ModelNotReadyException) as info:
+            client.invoke_endpoint(EndpointName="echo", Body=b'{"inputs": 1}', ContentType="application/json")
+        err = info.value.response
+        assert err["ResponseMetadata"]["HTTPStatusCode"] == 429
+        assert err["ResponseMetadata"]["RetryAttempts"] == 0  # not retried by botocore: callers must
+        assert "not ready" in err["Error"]["Message"] and "provisioned" in err["Error"]["Message"]
+        direct = httpx.post(f"{url}/invocations", content=b'{"inputs": 2}',
+                            headers={"Content-Type": "application/json"})
+        assert direct.status_code == 200
+        while app.state.endpoint.cold():
+            time.sleep(0.05)
+        resp = client.invoke_endpoint(EndpointName="echo", Body=b'{"inputs": 3}', ContentType="application/json")
+        assert json.loads(resp["Body"].read())["times_factor"] == 21
+    assert app.state.endpoint.stats["not_ready"] == 1
+    with pytest.raises(ServeError, match="--cold-start must be between 0 and 600"):
+        create_app(h, cold_start_s=-1)
