@@ -8,19 +8,22 @@ from typing import Any
 
 import pytest
 from fake_artifacts import make_artifact, use_fake_builds
-from pulumi_mocks import ProgramRun, run_program, stack_config
+from pulumi_mocks import ORGANIZATION, AwsMocks, ProgramRun, run_program, stack_config
 
 from inference.build.containers import HF_PY311, HF_PY312, SKLEARN_1_2, SKLEARN_1_4
 
 
 @pytest.fixture(scope="session")
 def stack_runs(tmp_path_factory) -> dict[str, ProgramRun]:
-    """dev and prod, each run once from its Pulumi.<stack>.yaml with fake artifact builds in a temporary dir."""
+    """dev and prod, each run once from its Pulumi.<stack>.yaml with fake artifact builds in a temporary dir; prod
+    promotes from dev, so it runs second and reads dev's outputs (and S3 objects) as a StackReference would."""
     out = {}
     with pytest.MonkeyPatch.context() as mp:
         use_fake_builds(mp, tmp_path_factory.mktemp("build"))
         for stack in ("dev", "prod"):
-            run = run_program(stack_config(stack), stack)
+            mocks = AwsMocks(stacks={f"{ORGANIZATION}/sls-endpoints/{s}": r.outputs for s, r in out.items()},
+                             objects=out["dev"].mocks.objects if out else None)
+            run = run_program(stack_config(stack), stack, mocks=mocks)
             assert run.error is None, f"{stack}: {run.error!r}"
             out[stack] = run
     return out

@@ -34,6 +34,11 @@ def endpoints_of(stack: str) -> list[dict[str, Any]]:
     return yaml_config(stack)["sls-endpoints:endpoints"]
 
 
+def artifact_resource(ep: dict[str, Any]) -> str:
+    """The store's resource for an endpoint's artifact: an upload, or a server-side copy when it is promoted."""
+    return f"artifacts-{ep['name']}-artifact" + ("-copy" if "promote_from" in ep["artifact"] else "")
+
+
 @pytest.fixture
 def runs(stack_runs) -> dict[str, ProgramRun]:
     """dev and prod, each run once from its stack file with fake artifact builds (tests/conftest.py)."""
@@ -69,7 +74,7 @@ def test_each_stack_declares_the_resources_its_config_asks_for(runs, stack):
     for ep in cfg["sls-endpoints:endpoints"]:
         n = ep["name"]
         expected |= {
-            f"artifacts-{n}-artifact",
+            artifact_resource(ep),
             f"{n}-exec-role",
             f"{n}-exec-policy",
             f"{n}-model",
@@ -176,7 +181,7 @@ def test_execution_role_policy_grants_exact_actions_on_exact_resources(runs, sta
     key_arn = run.get("stack-key").state["arn"] if stack == "prod" else None
     for ep in endpoints_of(stack):
         n, repo = ep["name"], ep["image"]["repository"]
-        obj = run.get(f"artifacts-{n}-artifact")
+        obj = run.get(artifact_resource(ep))
         registry = REGISTRY_ACCOUNTS[repo].get(region) or REGISTRY_ACCOUNTS[repo]["*"]
         log_group = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{n}-{stack}"
         expected = {
@@ -268,8 +273,12 @@ def test_artifact_object_key_contains_its_sha256_and_feeds_the_model(runs, stack
     run = runs[stack]
     for ep in endpoints_of(stack):
         n = ep["name"]
-        obj = run.get(f"artifacts-{n}-artifact")
-        path = Path(obj.inputs["source"].path)
+        obj = run.get(artifact_resource(ep))
+        if "promote_from" in ep["artifact"]:  # the bytes the source stack uploaded: the same sha256, the same key
+            source = runs[ep["artifact"]["promote_from"]].get(artifact_resource({**ep, "artifact": {}}))
+            path = Path(source.inputs["source"].path)
+        else:
+            path = Path(obj.inputs["source"].path)
         sha = hashlib.sha256(path.read_bytes()).hexdigest()
         assert obj.inputs["key"] == f"artifacts/{n}/{sha}/model.tar.gz"
         model_data = run.get(f"{n}-model").inputs["primaryContainer"]["modelDataUrl"]
@@ -464,7 +473,7 @@ def test_outputs_per_endpoint(runs, stack):
     for ep in endpoints_of(stack):
         n = ep["name"]
         out = run.outputs["endpoints"][n]
-        obj = run.get(f"artifacts-{n}-artifact").inputs
+        obj = run.get(artifact_resource(ep)).inputs
         assert out["name"] == f"{n}-{stack}"
         assert out["arn"] == run.get(f"{n}-endpoint").state["arn"]
         assert out["invoke_policy_arn"] == run.get(f"{n}-invoke-policy").state["arn"]

@@ -167,12 +167,54 @@ def test_pulumi_failures_map_to_exit_codes(work_dir, fake_auto, select_error, fa
     assert got == code and any(message in line for line in lines)
 
 
-def test_release_of_the_repo_stack_builds_missing_artifacts_first(fake_auto, monkeypatch, tmp_path):
+def test_a_preview_builds_nothing_and_says_what_up_will_build(fake_auto, monkeypatch, tmp_path):
     builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
-    code, _ = run(["prod", "--preview"])
-    assert code == 0
-    assert [r["kind"] for r in builders.built] == ["embeddings", "sklearn"]
+    code, lines = run(["dev", "--preview"])
+    assert code == 0 and builders.built == []
+    assert "  embeddings: not built yet (pulumi up builds it)" in lines
     assert fake_auto["select"][0]["work_dir"] == str(release.ROOT)
+
+
+def test_build_only_builds_every_artifact_of_the_stack_and_touches_no_pulumi(fake_auto, monkeypatch, tmp_path):
+    builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
+    code, lines = run(["dev", "--build-only"])
+    assert code == 0 and [r["kind"] for r in builders.built] == ["embeddings", "sklearn"]
+    assert fake_auto["select"] == [] and fake_auto["calls"] == []
+    built = [line for line in lines if line.startswith("  embeddings: sha256 ")]
+    assert built and str(tmp_path) in built[0]  # where `pulumi up` will find it
+    again, _ = run(["dev", "--build-only"])
+    assert again == 0 and len(builders.built) == 2  # cached: `pulumi up` reuses the same bytes
+
+
+def test_a_promoting_stack_never_builds(fake_auto, monkeypatch, tmp_path):
+    builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
+    code, lines = run(["prod", "--build-only"])
+    assert code == 0 and builders.built == []
+    assert "  embeddings: promoted from stack dev (read and copied by pulumi up)" in lines
+
+
+@pytest.mark.parametrize(
+    ("patch", "missing"),
+    [
+        (("platform.machine", lambda: "arm64"), "this is Linux/arm64"),
+        (("inference.build.venvs.find_python", None), "no Python 3.12 found"),
+    ],
+    ids=["not x86_64", "no image python"],
+)
+def test_a_machine_that_cannot_build_is_its_own_error_not_a_config_error(fake_auto, monkeypatch, tmp_path, patch,
+                                                                            missing):
+    from inference.build.venvs import VenvUnavailable
+
+    def no_python(version):
+        raise VenvUnavailable(f"no Python {version} found (looked in ~/.pyenv/versions and on PATH)")
+
+    target, value = patch
+    monkeypatch.setattr(target, value or no_python)
+    builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
+    code, lines = run(["dev", "--build-only"])
+    assert code == release.EXIT_CANNOT_BUILD == 4 and builders.built == []
+    assert missing in lines[-1] and "invalid config" not in lines[-1]
+    assert "build on a Linux x86_64 machine" in lines[-1] and "prebuilt artifact" in lines[-1]
 
 
 def test_real_cli_preview_of_dev(tmp_path, monkeypatch):
