@@ -202,6 +202,10 @@ def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, An
             "name": endpoint.endpoint_name,
             "arn": endpoint.endpoint_arn,
             "invoke_policy_arn": endpoint.invoke_policy_arn,
+            # what the release script checks the live endpoint against (a silent rollback leaves another one)
+            "config_name": endpoint.config_name,
+            "model_name": endpoint.model_name,
+            "variant_name": endpoint.variant_name,
             "image_uri": endpoint.image_uri,
             "artifact_uri": stored.uri,
             "artifact_sha256": stored.sha256,
