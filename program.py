@@ -21,7 +21,7 @@ import pulumi_aws as aws
 from artifacts import Artifact, PendingArtifact, PromotedArtifact, ResolvedArtifact
 from components.artifact_store import ArtifactFile, ArtifactStore, ArtifactStoreArgs, CopiedObject
 from components.context import AwsContext, aws_context
-from components.inference_endpoint import InferenceEndpoint, InferenceEndpointArgs, Instances, Serverless
+from components.inference_endpoint import Deployment, InferenceEndpoint, InferenceEndpointArgs, Instances, Serverless
 from components.monitoring import AlarmThresholds, MonitoredEndpoint, Monitoring, MonitoringArgs
 from components.scaling import TargetTracking
 from inference.manifest import Manifest
@@ -98,8 +98,9 @@ def endpoint_args(
     settings: Settings,
     context: AwsContext,
     model_data_url: pulumi.Input[str],
-    artifact_object_arn: pulumi.Input[str],
+    artifact_prefix_arn: pulumi.Input[str],
     kms_key_arn: pulumi.Input[str] | None,
+    deployment: Deployment | None = None,
 ) -> InferenceEndpointArgs:
     """An endpoint's config and artifact as the InferenceEndpoint component's inputs."""
     capacity: Serverless | Instances
@@ -123,7 +124,7 @@ def endpoint_args(
         image_tag=ep.image.tag,
         region=settings.region,
         model_data_url=model_data_url,
-        artifact_object_arn=artifact_object_arn,
+        artifact_prefix_arn=artifact_prefix_arn,
         capacity=capacity,
         program=artifact.manifest.apply(lambda m: m.handler.program),
         environment=artifact.manifest.apply(lambda m: {**m.handler.environment, **ep.environment}),
@@ -131,6 +132,7 @@ def endpoint_args(
         lambda_role=ep.lambda_role,
         kms_key_arn=kms_key_arn,
         protect=settings.protect,
+        deployment=deployment,
     )
 
 
@@ -178,10 +180,38 @@ def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, An
         ),
         opts=opts,
     )
+    outputs: dict[str, Any] = {}
+    monitoring = None
+    m = settings.monitoring
+    if m is not None or any(ep.alarms for ep in settings.endpoints):
+        # Before the endpoints: each endpoint's blue/green update rolls back on its own alarms.
+        monitoring = Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                endpoints=[
+                    MonitoredEndpoint(ep.name, ep.endpoint_name, ep.variant_name, alarm_thresholds(ep),
+                                      serverless=ep.serverless is not None,
+                                      provisioned=bool(ep.serverless and ep.serverless.provisioned_concurrency))
+                    for ep in settings.endpoints
+                ],
+                region=ctx.region,
+                dashboard_name=f"{settings.project}-{settings.stack}",
+                dashboard=m is not None and m.dashboard,
+                sns_topic=m is not None and m.sns_topic,
+                emails=m.email if m is not None else (),
+                topic_arn=m.topic_arn if m is not None else None,
+            ),
+            opts=opts,
+        )
+        if monitoring.dashboard_name is not None:
+            outputs["dashboard"] = monitoring.dashboard_name
+        if monitoring.topic_arn is not None:
+            outputs["alarm_topic_arn"] = monitoring.topic_arn
     endpoints_out: dict[str, Any] = {}
-    monitored: list[MonitoredEndpoint] = []
     for ep in settings.endpoints:
         artifact, stored = arts[ep.name], store.objects[ep.name]
+        d = ep.deployment
+        rollback = monitoring.alarm_names.get(ep.name, []) if monitoring is not None and d.auto_rollback else []
         endpoint = InferenceEndpoint(
             ep.name,
             endpoint_args(
@@ -190,13 +220,11 @@ def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, An
                 settings=settings,
                 context=ctx,
                 model_data_url=stored.uri,
-                artifact_object_arn=stored.object_arn,
+                artifact_prefix_arn=stored.prefix_arn,
                 kms_key_arn=key_arn,
+                deployment=Deployment(d.bake_s, rollback, d.max_execution_s, d.termination_wait_s),
             ),
             opts=opts,
-        )
-        monitored.append(
-            MonitoredEndpoint(ep.name, endpoint.endpoint_name, endpoint.variant_name, alarm_thresholds(ep))
         )
         out: dict[str, Any] = {
             "name": endpoint.endpoint_name,
@@ -220,23 +248,5 @@ def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, An
         if endpoint.lambda_role_arn is not None:
             out["lambda_role_arn"] = endpoint.lambda_role_arn
         endpoints_out[ep.name] = out
-    outputs: dict[str, Any] = {"endpoints": endpoints_out, "artifact_bucket": store.bucket_name}
-    m = settings.monitoring
-    if m is not None or any(ep.alarms for ep in settings.endpoints):
-        monitoring = Monitoring(
-            "monitoring",
-            MonitoringArgs(
-                endpoints=monitored,
-                region=ctx.region,
-                dashboard_name=f"{settings.project}-{settings.stack}",
-                dashboard=m is not None and m.dashboard,
-                sns_topic=m is not None and m.sns_topic,
-                email=m.email if m is not None else None,
-            ),
-            opts=opts,
-        )
-        if monitoring.dashboard_name is not None:
-            outputs["dashboard"] = monitoring.dashboard_name
-        if monitoring.topic_arn is not None:
-            outputs["alarm_topic_arn"] = monitoring.topic_arn
+    outputs.update(endpoints=endpoints_out, artifact_bucket=store.bucket_name, releases_kept=settings.releases_kept)
     return outputs

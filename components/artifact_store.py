@@ -18,9 +18,14 @@ import pulumi
 import pulumi_aws as aws
 
 
+def object_prefix(endpoint: str) -> str:
+    """Where every artifact of an endpoint lives (its releases, one key each)."""
+    return f"artifacts/{endpoint}/"
+
+
 def object_key(endpoint: str, sha256: str) -> str:
     """S3 key of an endpoint's artifact: content-addressed, so a new key means new bytes."""
-    return f"artifacts/{endpoint}/{sha256}/model.tar.gz"
+    return f"{object_prefix(endpoint)}{sha256}/model.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class StoredArtifact:
     key: pulumi.Output[str]
     uri: pulumi.Output[str]  # s3://bucket/key, the Model's model_data_url (verified first for a copy)
     object_arn: pulumi.Output[str]
+    prefix_arn: pulumi.Output[str]  # every object of this endpoint (what its execution role may read)
     sha256: pulumi.Output[str]
     version_id: pulumi.Output[str]
 
@@ -196,6 +202,7 @@ class ArtifactStore(pulumi.ComponentResource):
                 key=key_out,
                 uri=uri,
                 object_arn=pulumi.Output.concat(bucket.arn, "/", key_out),
+                prefix_arn=pulumi.Output.concat(bucket.arn, "/", object_prefix(endpoint), "*"),
                 sha256=sha,
                 version_id=version,
             )

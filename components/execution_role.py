@@ -1,9 +1,13 @@
 """The role SageMaker assumes to run one endpoint's model: least privilege, never AmazonSageMakerFullAccess.
 
-It may read exactly the endpoint's artifact object, pull exactly its image's ECR repository (plus
+It may read the endpoint's own artifact prefix (artifacts/<endpoint>/*: the object of every retained release,
+so the model still serving keeps cold-starting from its artifact while an update or a rollback switches to
+another), pull exactly its image's ECR repository (plus
 ecr:GetAuthorizationToken, which AWS only grants on "*"), write the endpoint's own CloudWatch log group
 (/aws/sagemaker/Endpoints/<name>, SageMaker developer guide "serverless-endpoints-monitoring"), and decrypt
-with the stack's KMS key when there is one. The trust policy is limited to this account (aws:SourceAccount)
+with the stack's KMS key when there is one, and publish metrics to the endpoint namespaces only
+(cloudwatch:PutMetricData, which AWS lists among the execution role's permissions, is granted on "*" only and
+scoped here by the cloudwatch:namespace condition). The trust policy is limited to this account (aws:SourceAccount)
 against the confused-deputy problem. Permissions sit in an iam.RolePolicy (Role.inline_policies is deprecated
 in pulumi-aws 7) that the Model depends on, so they exist before CreateModel checks them.
 """
@@ -21,13 +25,14 @@ from components.policies import Statement, document
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 LOG_GROUP_ACTIONS = ("logs:CreateLogGroup", "logs:DescribeLogStreams")
 LOG_STREAM_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+METRIC_NAMESPACES = ("/aws/sagemaker/Endpoints*", "/aws/sagemaker/Endpoint/*")  # endpoint and data metrics
 
 
 @dataclass
 class ExecutionRoleArgs:
     context: AwsContext
     endpoint_name: str
-    artifact_object_arn: pulumi.Input[str]
+    artifact_prefix_arn: pulumi.Input[str]  # arn:aws:s3:::<bucket>/artifacts/<endpoint>/*
     image_repository: str
     image_registry_id: pulumi.Input[str]  # the AWS account that hosts the prebuilt image in this region
     kms_key_arn: pulumi.Input[str] | None = None
@@ -60,7 +65,7 @@ class ExecutionRole(pulumi.ComponentResource):
         )
         log_group = ctx.arn("logs", f"log-group:/aws/sagemaker/Endpoints/{args.endpoint_name}")
         statements = [
-            Statement("ReadModelArtifact", ["s3:GetObject"], [args.artifact_object_arn]),
+            Statement("ReadModelArtifacts", ["s3:GetObject"], [args.artifact_prefix_arn]),
             Statement(
                 "PullImage",
                 list(ECR_PULL_ACTIONS),
@@ -81,6 +86,12 @@ class ExecutionRole(pulumi.ComponentResource):
             Statement("EndpointLogGroup", list(LOG_GROUP_ACTIONS), [log_group]),
             Statement(
                 "EndpointLogStreams", list(LOG_STREAM_ACTIONS), [pulumi.Output.concat(log_group, ":log-stream:*")]
+            ),
+            Statement(
+                "PublishEndpointMetrics",
+                ["cloudwatch:PutMetricData"],
+                ["*"],  # PutMetricData has no resource-level permissions
+                condition=("StringLike", "cloudwatch:namespace", list(METRIC_NAMESPACES)),
             ),
         ]
         if args.kms_key_arn is not None:

@@ -3,8 +3,18 @@ access and optional autoscaling.
 
 SageMaker Models and EndpointConfigurations are immutable: every argument change replaces them. They are left
 to Pulumi's auto-naming, so a change creates the new model and config first, then UpdateEndpoint switches the
-endpoint in place (no downtime, no "already existing" name clash), then the old ones are deleted. Only the
-Endpoint carries a stable name (`endpoint_name`), which clients and the log group use.
+endpoint in place (no downtime, no "already existing" name clash). The old ones are not deleted by Pulumi
+(retain_on_delete): they are the previous releases, kept so that a rollback is one UpdateEndpoint to a config
+that still exists, and so that a failed update SageMaker rolled back (while the provider recorded success:
+terraform-provider-aws #46663, #48997) never leaves the endpoint on a deleted config. The release script
+prunes releases beyond the last N once a release is verified (releasing/retention). Only the Endpoint carries
+a stable name (`endpoint_name`), which clients and the log group use.
+
+Updates are blue/green with all traffic shifted at once (canary and linear shift fractions of instances; a
+serverless variant has none), a baking period, and auto-rollback on the endpoint's own alarms when it has
+them. terraform-provider-aws declares deployment_config.auto_rollback_configuration ForceNew: a change to the
+alarm list replaces the endpoint, so the alarms have fixed names (components/monitoring.py) and adding
+auto-rollback to a deployed endpoint is a replacement the release refuses without --allow-replace.
 
 Role, invoke access and scaling carry an alias to their URN at the stack's root, where stacks deployed by
 earlier versions of this program hold them: such a stack updates in place, replacing nothing
@@ -13,7 +23,7 @@ earlier versions of this program hold them: such a stack updates in place, repla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -71,6 +81,17 @@ class Instances:
     count: int
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """Blue/green, all at once: `bake_s` of watching (and rolling back on `rollback_alarms`) before the old fleet
+    goes."""
+
+    bake_s: int = 0
+    rollback_alarms: Sequence[pulumi.Input[str]] = ()  # CloudWatch alarm names; empty: no auto-rollback
+    max_execution_s: int | None = None
+    termination_wait_s: int = 0
+
+
 @dataclass
 class InferenceEndpointArgs:
     context: AwsContext
@@ -80,7 +101,7 @@ class InferenceEndpointArgs:
     image_tag: str
     region: str
     model_data_url: pulumi.Input[str]  # s3://bucket/key of the model.tar.gz
-    artifact_object_arn: pulumi.Input[str]  # what the execution role may read
+    artifact_prefix_arn: pulumi.Input[str]  # what the execution role may read: every release of this endpoint
     capacity: Serverless | Instances
     program: pulumi.Input[str] = "inference.py"  # the handler's file in the artifact's code/
     # the artifact's environment, then the config's (an Output when the artifact is promoted or not built yet)
@@ -89,6 +110,7 @@ class InferenceEndpointArgs:
     lambda_role: bool = False  # also create a Lambda execution role that may invoke the endpoint
     kms_key_arn: pulumi.Input[str] | None = None
     protect: bool = False  # `pulumi destroy` refuses to delete the endpoint
+    deployment: Deployment | None = None  # how updates roll out; None: SageMaker's default (blue/green, no bake)
 
 
 class InferenceEndpoint(pulumi.ComponentResource):
@@ -116,7 +138,7 @@ class InferenceEndpoint(pulumi.ComponentResource):
             ExecutionRoleArgs(
                 context=args.context,
                 endpoint_name=args.endpoint_name,
-                artifact_object_arn=args.artifact_object_arn,
+                artifact_prefix_arn=args.artifact_prefix_arn,
                 image_repository=args.image_repository,
                 image_registry_id=image.registry_id,
                 kms_key_arn=args.kms_key_arn,
@@ -135,7 +157,7 @@ class InferenceEndpoint(pulumi.ComponentResource):
                 ),
                 mode="SingleModel",
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role.policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role.policy], retain_on_delete=True),
         )
         config = sm.EndpointConfiguration(
             f"{name}-config",
@@ -145,12 +167,13 @@ class InferenceEndpoint(pulumi.ComponentResource):
                 )
             ],
             kms_key_arn=args.kms_key_arn,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         endpoint = sm.Endpoint(
             f"{name}-endpoint",
             name=args.endpoint_name,
             endpoint_config_name=config.name,
+            deployment_config=_deployment_config(args.deployment),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         access = InvokeAccess(
@@ -191,6 +214,29 @@ class InferenceEndpoint(pulumi.ComponentResource):
                 "invoke_policy_arn": self.invoke_policy_arn,
             }
         )
+
+
+def _deployment_config(d: Deployment | None) -> aws.sagemaker.EndpointDeploymentConfigArgs | None:
+    if d is None:
+        return None
+    sm = aws.sagemaker
+    return sm.EndpointDeploymentConfigArgs(
+        blue_green_update_policy=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+            traffic_routing_configuration=(
+                sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+                    type="ALL_AT_ONCE", wait_interval_in_seconds=d.bake_s
+                )
+            ),
+            termination_wait_in_seconds=d.termination_wait_s,
+            maximum_execution_timeout_in_seconds=d.max_execution_s,
+        ),
+        auto_rollback_configuration=sm.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+            alarms=[sm.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=a)
+                    for a in d.rollback_alarms]
+        )
+        if d.rollback_alarms
+        else None,
+    )
 
 
 def _capacity(capacity: Serverless | Instances) -> Mapping[str, object]:

@@ -27,6 +27,7 @@ from settings.types import (
     AlarmSettings,
     ArtifactSource,
     ConfigError,
+    DeploymentSettings,
     EndpointSettings,
     ImageSettings,
     InstanceSettings,
@@ -48,7 +49,7 @@ SERVERLESS_EXCLUSIONS = {
     "data_capture": "data capture",
     "variants": "multiple production variants",
 }
-TOP_LEVEL_KEYS = ("endpoints", "kms", "protect", "monitoring", "tags")
+TOP_LEVEL_KEYS = ("endpoints", "kms", "protect", "monitoring", "tags", "releases_kept")
 ENDPOINT_KEYS = (
     "name",
     "endpoint_name",
@@ -60,8 +61,14 @@ ENDPOINT_KEYS = (
     "alarms",
     "lambda_role",
     "environment",
+    "deployment",
     *SERVERLESS_EXCLUSIONS,
 )
+# Tags (AWS "Tagging best practices", tag restrictions): keys up to 128 characters and values up to 256, letters,
+# digits, spaces and _ . : / = + - @; the aws: prefix is reserved. A bad tag fails every resource at apply.
+_TAG_CHARS = re.compile(r"^[\w\s.:/=+\-@]*$", re.UNICODE)
+MAX_TAG_KEY, MAX_TAG_VALUE = 128, 256
+DEFAULT_BAKE_S = 300  # with alarms: five minutes of real traffic on the new fleet before the old one goes
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _KEY_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
@@ -89,6 +96,7 @@ def validate(raw: Mapping[str, Any], *, stack: str, region: str, project: str = 
     protect = top.flag("protect", False)
     tags = _tags(top.value_of("tags", {}), f"{ns}tags")
     monitoring = _monitoring(top.child("monitoring"))
+    releases_kept = top.whole_number("releases_kept", 3, lo=1, hi=20)
     items = top.value_of("endpoints")
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{ns}endpoints: expected a non-empty list of endpoint objects, got {items!r}")
@@ -114,6 +122,7 @@ def validate(raw: Mapping[str, Any], *, stack: str, region: str, project: str = 
         protect=protect,
         monitoring=monitoring,
         tags=tags,
+        releases_kept=releases_kept,
     )
 
 
@@ -134,21 +143,53 @@ def thread_count(value: str) -> int | None:
 def _tags(value: Any, key: str) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise ConfigError(f"{key}: expected a map of string tag names to string values, got {value!r}")
+    for k, v in value.items():
+        problem = (
+            "the aws: prefix is reserved for AWS" if k.lower().startswith("aws:")
+            else "an empty key" if not k
+            else f"a key of {len(k)} characters (at most {MAX_TAG_KEY})" if len(k) > MAX_TAG_KEY
+            else f"a value of {len(v)} characters (at most {MAX_TAG_VALUE})" if len(v) > MAX_TAG_VALUE
+            else "characters AWS refuses" if not (_TAG_CHARS.match(k) and _TAG_CHARS.match(v))
+            else None
+        )
+        if problem:
+            raise ConfigError(
+                f"{key}.{k[:40]}: {problem}; allowed: keys of 1-{MAX_TAG_KEY} and values of 0-{MAX_TAG_VALUE} "
+                "letters, digits, spaces and _ . : / = + - @, keys not starting with aws:"
+            )
     return dict(value)
+
+
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 
 
 def _monitoring(o: ConfigObject | None) -> MonitoringSettings | None:
     if o is None:
         return None
+    emails = o.value_of("email", [])
+    emails = [emails] if isinstance(emails, str) else emails
+    if not isinstance(emails, list) or not all(isinstance(e, str) and _EMAIL.match(e) for e in emails):
+        raise ConfigError(f"{o.key_of('email')}: {o.value_of('email')!r} is not a list of e-mail addresses; allowed: "
+                          "an address or a list of addresses subscribed to the alarm topic")
     m = MonitoringSettings(
         dashboard=o.flag("dashboard", True),
         sns_topic=o.flag("sns_topic", False),
-        email=o.text("email", None, _EMAIL, "an e-mail address"),
+        email=tuple(emails),
+        topic_arn=o.text("topic_arn", None, _TOPIC_ARN, "an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)"),
     )
-    o.reject_unknown_keys(["dashboard", "sns_topic", "email"])
+    o.reject_unknown_keys(["dashboard", "sns_topic", "email", "topic_arn"])
     if m.email and not m.sns_topic:
         raise ConfigError(
-            f"{o.key_of('email')}: {m.email!r} needs an SNS topic to subscribe to; allowed: set sns_topic: true"
+            f"{o.key_of('email')}: {', '.join(m.email)} needs an SNS topic to subscribe to; allowed: set "
+            "sns_topic: true"
+        )
+    if m.sns_topic and m.topic_arn:
+        raise ConfigError(f"{o.key_of('topic_arn')}: the alarms go to an existing topic or to a new one, not both; "
+                          "allowed: topic_arn, or sns_topic: true with email")
+    if m.sns_topic and not m.email:
+        raise ConfigError(
+            f"{o.key_of('sns_topic')}: a topic with nobody subscribed sends the alarms to no one; allowed: email: "
+            "[addresses] to subscribe, or topic_arn: an existing topic your on-call already receives"
         )
     return m
 
@@ -194,6 +235,7 @@ def _endpoint(o: ConfigObject, stack: str) -> EndpointSettings:
     alarms = _alarms(o.child("alarms"), serverless is not None)
     lambda_role = o.flag("lambda_role", False)
     environment = _environment(o.value_of("environment", {}), o.key_of("environment"))
+    deployment = _deployment(o.child("deployment"), alarms)
     o.reject_unknown_keys(ENDPOINT_KEYS)
     return EndpointSettings(
         name=name,
@@ -207,6 +249,7 @@ def _endpoint(o: ConfigObject, stack: str) -> EndpointSettings:
         alarms=alarms,
         lambda_role=lambda_role,
         environment=environment,
+        deployment=deployment,
         key=o.key,
     )
 
@@ -221,6 +264,27 @@ def _environment(env: Any, key: str) -> dict[str, str]:
     except ValueError as e:
         raise ConfigError(f"{key}.OMP_NUM_THREADS: {e}") from e
     return dict(env)
+
+
+def _deployment(o: ConfigObject | None, alarms: AlarmSettings | None) -> DeploymentSettings:
+    """Blue/green, all at once (canary and linear shift fractions of instances; a serverless variant has none),
+    with a baking period and auto-rollback on the endpoint's alarms by default when it has alarms."""
+    has_alarms = alarms is not None and any(
+        v is not None for v in (alarms.errors_5xx, alarms.errors_4xx, alarms.latency_p90_ms, alarms.cold_start_ms)
+    )
+    if o is None:
+        return DeploymentSettings(bake_s=DEFAULT_BAKE_S if has_alarms else 0, auto_rollback=has_alarms)
+    d = DeploymentSettings(
+        bake_s=o.whole_number("bake_s", DEFAULT_BAKE_S if has_alarms else 0, lo=0, hi=3600),
+        auto_rollback=o.flag("auto_rollback", has_alarms),
+        max_execution_s=o.whole_number("max_execution_s", None, lo=600, hi=14400),
+        termination_wait_s=o.whole_number("termination_wait_s", 0, lo=0, hi=3600),
+    )
+    o.reject_unknown_keys(["bake_s", "auto_rollback", "max_execution_s", "termination_wait_s"])
+    if d.auto_rollback and not has_alarms:
+        raise ConfigError(f"{o.key_of('auto_rollback')}: true needs alarms to roll back on, and this endpoint has "
+                          "none; allowed: false, or add alarms (errors_5xx, latency_p90_ms, ...)")
+    return d
 
 
 def _image(o: ConfigObject) -> ImageSettings:

@@ -78,6 +78,17 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True)
+class DeploymentSettings:
+    """How an update of the endpoint is rolled out: blue/green, all traffic at once, then a baking period during
+    which the endpoint's own alarms roll it back (auto_rollback)."""
+
+    bake_s: int = 0  # WaitIntervalInSeconds: how long the new fleet serves under watch before the old one goes
+    auto_rollback: bool = False  # roll back when one of the endpoint's alarms fires during the update
+    max_execution_s: int | None = None  # MaximumExecutionTimeoutInSeconds (600-14400); None: AWS default
+    termination_wait_s: int = 0  # TerminationWaitInSeconds: keep the old fleet this long after the switch
+
+
+@dataclass(frozen=True)
 class EndpointSettings:
     name: str  # short key: resource names and outputs
     endpoint_name: str  # the SageMaker endpoint name
@@ -90,6 +101,7 @@ class EndpointSettings:
     alarms: AlarmSettings | None = None
     lambda_role: bool = False
     environment: Mapping[str, str] = field(default_factory=dict)
+    deployment: DeploymentSettings = field(default_factory=DeploymentSettings)
     key: str = ""  # the config key of this endpoint (`<project>:endpoints[i]`), for error messages
 
     @property
@@ -100,8 +112,9 @@ class EndpointSettings:
 @dataclass(frozen=True)
 class MonitoringSettings:
     dashboard: bool = True
-    sns_topic: bool = False
-    email: str | None = None
+    sns_topic: bool = False  # create a topic for the alarms (it must have a subscriber: email)
+    email: tuple[str, ...] = ()  # subscribed to the created topic
+    topic_arn: str | None = None  # or: an existing topic (e.g. the team's on-call) the alarms notify
 
 
 @dataclass(frozen=True)
@@ -114,3 +127,4 @@ class Settings:
     protect: bool = False
     monitoring: MonitoringSettings | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    releases_kept: int = 3  # models, endpoint configs and artifacts of the last N releases stay for rollback

@@ -310,6 +310,7 @@ class Registered:
     provider: str
     urn: str
     aliases: list[str] = field(default_factory=list)  # full URNs this resource answers to from earlier programs
+    retain_on_delete: bool = False  # the engine forgets it on delete and leaves it in AWS
 
 
 class RecordingMonitor(MockMonitor):
@@ -373,6 +374,7 @@ class RecordingMonitor(MockMonitor):
                     provider=request.provider,
                     urn=response.urn,
                     aliases=self.aliases[response.urn],
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 )
             )
         return response

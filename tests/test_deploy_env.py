@@ -27,7 +27,8 @@ from pulumi_mocks import ORGANIZATION, AwsMocks, run_program, stack_config
 from inference.build.containers import HF_PY312, SKLEARN_1_4
 
 tmp = Path(sys.argv[1])
-arts = {"embeddings": make_artifact(tmp / "e.tar.gz", HF_PY312), "call-time": make_artifact(tmp / "c.tar.gz", SKLEARN_1_4)}
+arts = {"embeddings": make_artifact(tmp / "e.tar.gz", HF_PY312),
+        "call-time": make_artifact(tmp / "c.tar.gz", SKLEARN_1_4)}
 config = stack_config("dev")
 endpoints = json.loads(config["sls-endpoints:endpoints"])
 for ep in endpoints:

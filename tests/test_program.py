@@ -93,6 +93,9 @@ def test_each_stack_declares_the_resources_its_config_asks_for(runs, stack):
         expected.add("monitoring-dashboard")
     if monitoring.get("sns_topic"):
         expected.add("monitoring-alarms")
+        emails = monitoring.get("email", [])
+        emails = [emails] if isinstance(emails, str) else emails
+        expected |= {"monitoring-alarms-email" + (f"-{i + 1}" if i else "") for i in range(len(emails))}
     if cfg.get("sls-endpoints:kms"):
         expected.add("stack-key")
     declared = {r.name for r in runs[stack].resources if not r.typ.startswith(("sls:", "pulumi:"))}
@@ -185,7 +188,9 @@ def test_execution_role_policy_grants_exact_actions_on_exact_resources(runs, sta
         registry = REGISTRY_ACCOUNTS[repo].get(region) or REGISTRY_ACCOUNTS[repo]["*"]
         log_group = f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{n}-{stack}"
         expected = {
-            "ReadModelArtifact": (["s3:GetObject"], [f"arn:aws:s3:::{obj.inputs['bucket']}/{obj.inputs['key']}"]),
+            # every release of this endpoint (and no other endpoint's): the model still serving during an update,
+            # or after a rollback, cold-starts from its own artifact
+            "ReadModelArtifacts": (["s3:GetObject"], [f"arn:aws:s3:::{obj.inputs['bucket']}/artifacts/{n}/*"]),
             "PullImage": (
                 ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 [f"arn:aws:ecr:{region}:{registry}:repository/{repo}"],
@@ -197,10 +202,15 @@ def test_execution_role_policy_grants_exact_actions_on_exact_resources(runs, sta
         if key_arn:
             expected["DecryptWithStackKey"] = (["kms:Decrypt"], [key_arn])
         got = statements(run.get(f"{n}-exec-policy").inputs["policy"])
+        metrics = got.pop("PublishEndpointMetrics")  # AWS lists it among the execution role's permissions
         assert {sid: (sorted(s["Action"]), s["Resource"]) for sid, s in got.items()} == expected
         assert all(s["Effect"] == "Allow" for s in got.values())
         wildcard = [sid for sid, s in got.items() if "*" in s["Resource"]]
         assert wildcard == ["EcrLogin"]  # AWS grants ecr:GetAuthorizationToken only on "*"
+        # PutMetricData has no resource-level permission: "*", held to the endpoint namespaces by a condition
+        assert (metrics["Action"], metrics["Resource"]) == (["cloudwatch:PutMetricData"], ["*"])
+        namespaces = metrics["Condition"]["StringLike"]["cloudwatch:namespace"]
+        assert "/aws/sagemaker/Endpoints*" in namespaces and "*" not in namespaces
         assert not any("*" in a for s in got.values() for a in s["Action"])
 
 
@@ -399,8 +409,36 @@ def test_prod_alarms_are_exactly_the_configured_ones_with_microsecond_latency(ru
             assert a["namespace"] == "AWS/SageMaker"
             assert a["dimensions"]["VariantName"] == "AllTraffic"
             assert a["alarmActions"] == [topic]
-            assert "name" not in a
+            # a fixed name: the endpoint's auto-rollback list names it, and must never change
+            assert a["name"] == f"{ep['name']}-prod-" + {"errors_5xx": "5xx", "errors_4xx": "4xx",
+                                                         "latency_p90_ms": "latency",
+                                                         "cold_start_ms": "cold-start"}[key]
         assert by_metric["ModelLatency"]["extendedStatistic"] == "p90"
+
+
+def test_prods_alarms_have_a_subscriber(runs):
+    cfg = yaml_config("prod")["sls-endpoints:monitoring"]
+    subs = runs["prod"].of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert sorted(s.inputs["endpoint"] for s in subs) == sorted(cfg["email"]) and cfg["email"]
+    assert {s.inputs["protocol"] for s in subs} == {"email"}
+    assert {s.inputs["topic"] for s in subs} == {runs["prod"].get("monitoring-alarms").state["arn"]}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_endpoint_updates_blue_green_and_prod_rolls_back_on_its_own_alarms(runs, stack):
+    for ep in endpoints_of(stack):
+        deployment = runs[stack].get(f"{ep['name']}-endpoint").inputs["deploymentConfig"]
+        policy = deployment["blueGreenUpdatePolicy"]
+        assert policy["trafficRoutingConfiguration"]["type"] == "ALL_AT_ONCE"  # serverless: no instances to shift
+        alarms = [a for a in runs[stack].of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                  if a.inputs["dimensions"]["EndpointName"] == f"{ep['name']}-{stack}"]
+        if ep.get("alarms"):
+            assert policy["trafficRoutingConfiguration"]["waitIntervalInSeconds"] == 300  # bakes under watch
+            rollback = deployment["autoRollbackConfiguration"]["alarms"]
+            assert sorted(a["alarmName"] for a in rollback) == sorted(a.inputs["name"] for a in alarms)
+            assert len(rollback) == len(ep["alarms"])
+        else:
+            assert "autoRollbackConfiguration" not in deployment and not alarms
 
 
 def test_prod_scaling_tracks_provisioned_concurrency_utilization(runs):
@@ -446,21 +484,33 @@ def test_instance_mode_declares_an_instance_variant_scaled_on_invocations_per_in
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_dashboard_graphs_invocations_latency_errors_cold_starts_memory_and_cpu(runs, stack):
+def test_dashboard_graphs_what_serverless_endpoints_publish_and_nothing_else(runs, stack):
+    # AWS's exhaustive list for serverless endpoints (developer guide, serverless-endpoints-monitoring)
+    published = {
+        "AWS/SageMaker": {"Invocations", "Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency",
+                          "OverheadLatency", "ModelSetupTime", "ServerlessConcurrentExecutionsUtilization",
+                          "ServerlessProvisionedConcurrencyUtilization"},
+        "/aws/sagemaker/Endpoints": {"MemoryUtilization"},
+    }
     body = json.loads(runs[stack].get("monitoring-dashboard").inputs["dashboardBody"])
     metrics = {(m[0], m[1], m[3]) for w in body["widgets"] for m in w["properties"]["metrics"]}
+    outside = {(ns, metric) for ns, metric, _ in metrics if metric not in published.get(ns, set())}
+    assert not outside, f"{stack}: graphs of metrics serverless endpoints never publish: {outside}"
     for ep in endpoints_of(stack):
         name = f"{ep['name']}-{stack}"
         for ns, metric in [
             ("AWS/SageMaker", "Invocations"),
             ("AWS/SageMaker", "ModelLatency"),
+            ("AWS/SageMaker", "OverheadLatency"),
             ("AWS/SageMaker", "Invocation5XXErrors"),
             ("AWS/SageMaker", "Invocation4XXErrors"),
             ("AWS/SageMaker", "ModelSetupTime"),
             ("/aws/sagemaker/Endpoints", "MemoryUtilization"),
-            ("/aws/sagemaker/Endpoints", "CPUUtilization"),
+            ("AWS/SageMaker", "ServerlessConcurrentExecutionsUtilization"),
         ]:
             assert (ns, metric, name) in metrics
+        provisioned = ("AWS/SageMaker", "ServerlessProvisionedConcurrencyUtilization", name) in metrics
+        assert provisioned is bool(ep["serverless"].get("provisioned_concurrency"))
 
 
 # ------------------------------------------------------------------------------------------------ outputs

@@ -13,6 +13,7 @@ from pulumi_mocks import ACCOUNT, REGISTRY_ACCOUNTS, run_declarations
 from components.context import aws_context
 from components.inference_endpoint import (
     BASE_ENVIRONMENT,
+    Deployment,
     InferenceEndpoint,
     InferenceEndpointArgs,
     Instances,
@@ -21,7 +22,7 @@ from components.inference_endpoint import (
 )
 from components.scaling import TargetTracking
 
-ARTIFACT = "arn:aws:s3:::bucket/artifacts/scorer/abc/model.tar.gz"
+ARTIFACTS = "arn:aws:s3:::bucket/artifacts/scorer/*"
 
 
 def declare(**overrides):
@@ -40,7 +41,7 @@ def declare(**overrides):
             image_tag="1.4-2-cpu-py3",
             region="eu-west-1",
             model_data_url="s3://bucket/artifacts/scorer/abc/model.tar.gz",
-            artifact_object_arn=ARTIFACT,
+            artifact_prefix_arn=ARTIFACTS,
             **fields,
         )
         ep = InferenceEndpoint("scorer", args, pulumi.ResourceOptions(providers=[provider]))
@@ -60,9 +61,23 @@ def test_serverless_endpoint_with_its_model_config_role_and_invoke_policy():
     assert run.outputs["name"] == "scorer-qa" and run.get("scorer-endpoint").protect is False
     assert run.outputs["invoke"].startswith(f"arn:aws:iam::{ACCOUNT}:policy/scorer-invoke-policy-")
     statements = json.loads(run.get("scorer-exec-policy").inputs["policy"])["Statement"]
-    reads = [s for s in statements if s.get("Sid") == "ReadModelArtifact"]
-    assert reads == [{"Sid": "ReadModelArtifact", "Effect": "Allow", "Action": "s3:GetObject", "Resource": ARTIFACT}]
+    reads = [s for s in statements if s.get("Sid") == "ReadModelArtifacts"]
+    assert reads == [{"Sid": "ReadModelArtifacts", "Effect": "Allow", "Action": "s3:GetObject", "Resource": ARTIFACTS}]
     assert not run.of_type("aws:appautoscaling/target:Target")  # no scaling asked for
+    # the previous releases stay for rollback: Pulumi never deletes a replaced model or config
+    assert run.get("scorer-model").retain_on_delete and run.get("scorer-config").retain_on_delete
+    assert "deploymentConfig" not in run.get("scorer-endpoint").inputs  # none asked for: SageMaker's default
+
+
+def test_a_deployment_is_blue_green_all_at_once_with_a_bake_and_rollback_alarms():
+    run = declare(deployment=Deployment(bake_s=600, rollback_alarms=["scorer-qa-5xx", "scorer-qa-latency"],
+                                        max_execution_s=3600))
+    d = run.get("scorer-endpoint").inputs["deploymentConfig"]
+    assert d["blueGreenUpdatePolicy"] == {
+        "trafficRoutingConfiguration": {"type": "ALL_AT_ONCE", "waitIntervalInSeconds": 600},
+        "terminationWaitInSeconds": 0, "maximumExecutionTimeoutInSeconds": 3600}
+    assert d["autoRollbackConfiguration"] == {"alarms": [{"alarmName": "scorer-qa-5xx"},
+                                                         {"alarmName": "scorer-qa-latency"}]}
 
 
 def test_role_invoke_access_and_scaling_are_children_that_answer_to_their_old_root_urns():

@@ -40,7 +40,7 @@ def test_monitoring_alone_with_a_topic_an_email_and_a_dashboard():
                 dashboard_name="proj-qa",
                 dashboard=True,
                 sns_topic=True,
-                email="ops@example.com",
+                emails=["ops@example.com", "oncall@example.com"],
             ),
             pulumi.ResourceOptions(providers=[provider]),
         )
@@ -53,6 +53,8 @@ def test_monitoring_alone_with_a_topic_an_email_and_a_dashboard():
     assert alarm.inputs["dimensions"] == {"EndpointName": "a-qa", "VariantName": "AllTraffic"}
     assert alarm.inputs["alarmActions"] == [run.outputs["topic"]]
     assert run.get("mon-alarms-email").inputs["endpoint"] == "ops@example.com"
+    assert run.get("mon-alarms-email-2").inputs["endpoint"] == "oncall@example.com"
+    assert alarm.inputs["name"] == "a-qa-4xx"  # fixed: an endpoint's auto-rollback names it
     body = json.loads(run.get("mon-dashboard").inputs["dashboardBody"])
     titles = {w["properties"]["title"].split(":")[0] for w in body["widgets"]}
     assert titles == {"a", "b"} and run.outputs["dashboard"] == "proj-qa"
@@ -78,3 +80,25 @@ def test_without_topic_or_dashboard_only_the_alarms_exist():
 
 def declare_and_run(declare):
     return run_declarations(declare, region="eu-west-1")
+
+
+def test_alarms_can_notify_an_existing_topic():
+    topic = "arn:aws:sns:eu-west-1:123456789012:oncall"
+
+    def declare(provider):
+        m = Monitoring(
+            "mon",
+            MonitoringArgs(
+                endpoints=[MonitoredEndpoint("a", "a-qa", "AllTraffic", AlarmThresholds(errors_5xx=1))],
+                region="eu-west-1",
+                dashboard_name="proj-qa",
+                topic_arn=topic,
+            ),
+            pulumi.ResourceOptions(providers=[provider]),
+        )
+        return {"topic": m.topic_arn, "names": m.alarm_names}
+
+    run = declare_and_run(declare)
+    assert not run.of_type("aws:sns/topic:Topic")
+    assert run.get("mon-a-5xx").inputs["alarmActions"] == [topic] == [run.outputs["topic"]]
+    assert run.outputs["names"] == {"a": ["a-qa-5xx"]}

@@ -79,7 +79,7 @@ def test_prod_like_config_with_every_option(raw):
     s = check(raw)
     e = s.endpoints[0]
     assert (s.kms, s.protect, s.tags) == (True, True, {"team": "ml"})
-    assert s.monitoring == settings.MonitoringSettings(dashboard=True, sns_topic=True, email="ops@example.com")
+    assert s.monitoring == settings.MonitoringSettings(dashboard=True, sns_topic=True, email=("ops@example.com",))
     assert e.scaling == settings.ScalingSettings(min_capacity=1, max_capacity=10, target_value=0.5)
     assert (e.alarms.errors_5xx, e.alarms.latency_p90_ms, e.alarms.cold_start_ms) == (1, 250.0, 9000.0)
     assert e.alarms.errors_4xx is None and e.lambda_role and e.endpoint_name == "Embeddings-Prod"
@@ -381,3 +381,68 @@ def test_omp_num_threads_rule_gives_the_handlers_answer(value):
     assert answer(thread_count) == answer(thread_cap)
 
 
+
+
+# ------------------------------------------------------------------------------------------------ releases
+
+
+def test_updates_are_blue_green_and_roll_back_on_the_endpoints_own_alarms_by_default(raw):
+    raw["endpoints"][0]["alarms"] = {"errors_5xx": 1}
+    emb, sk = check(raw).endpoints
+    assert emb.deployment == settings.DeploymentSettings(bake_s=300, auto_rollback=True)
+    assert sk.deployment == settings.DeploymentSettings(bake_s=0, auto_rollback=False)  # no alarms: nothing to watch
+    raw["endpoints"][0]["deployment"] = {"bake_s": 600, "max_execution_s": 1800, "auto_rollback": False}
+    assert check(raw).endpoints[0].deployment == settings.DeploymentSettings(
+        bake_s=600, auto_rollback=False, max_execution_s=1800)
+
+
+def test_releases_kept_defaults_to_three(raw):
+    assert check(raw).releases_kept == 3
+    raw["releases_kept"] = 5
+    assert check(raw).releases_kept == 5
+
+
+def test_alarms_reach_a_subscribed_topic_or_an_existing_one(raw):
+    raw["monitoring"] = {"sns_topic": True, "email": ["a@example.com", "b@example.com"]}
+    assert check(raw).monitoring.email == ("a@example.com", "b@example.com")
+    raw["monitoring"] = {"topic_arn": "arn:aws:sns:us-east-1:123456789012:oncall"}
+    assert check(raw).monitoring.topic_arn == "arn:aws:sns:us-east-1:123456789012:oncall"
+
+
+RELEASE_ERRORS: list[tuple[str, Edit, list[str]]] = [
+    ("topic with nobody on it", set_key("monitoring", {"sns_topic": True}),
+     [f"{P.split(':')[0]}:monitoring.sns_topic", "nobody subscribed", "topic_arn"]),
+    ("topic and existing topic", set_key("monitoring", {"sns_topic": True, "email": "a@example.com",
+                                                        "topic_arn": "arn:aws:sns:us-east-1:123456789012:x"}),
+     ["monitoring.topic_arn", "not both"]),
+    ("topic arn malformed", set_key("monitoring", {"topic_arn": "oncall"}), ["monitoring.topic_arn", "'oncall'"]),
+    ("email not an address", set_key("monitoring", {"sns_topic": True, "email": ["oncall"]}),
+     ["monitoring.email", "oncall"]),
+    ("auto rollback without alarms", set_key("endpoints.0.deployment", {"auto_rollback": True}),
+     [f"{P}[0].deployment.auto_rollback", "has none"]),
+    ("bake too long", set_key("endpoints.0.deployment", {"bake_s": 7200}),
+     [f"{P}[0].deployment.bake_s", "7200", "0"]),
+    ("execution timeout too short", set_key("endpoints.0.deployment", {"max_execution_s": 60}),
+     [f"{P}[0].deployment.max_execution_s", "600"]),
+    ("deployment typo", set_key("endpoints.0.deployment", {"bake": 60}), [f"{P}[0].deployment.bake", "bake_s"]),
+    ("releases kept zero", set_key("releases_kept", 0), ["releases_kept", "0"]),
+    ("tag with aws prefix", set_key("tags", {"aws:team": "ml"}), ["tags.aws:team", "reserved"]),
+    ("tag key too long", set_key("tags", {"k" * 129: "v"}), ["tags.kkkk", "129 characters", "128"]),
+    ("tag value too long", set_key("tags", {"team": "v" * 257}), ["tags.team", "257 characters", "256"]),
+    ("tag with a character AWS refuses", set_key("tags", {"team": "ml;drop"}), ["tags.team", "characters"]),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "expected"), RELEASE_ERRORS, ids=[c[0] for c in RELEASE_ERRORS])
+def test_release_settings_errors_name_the_key(raw, arts, case, mutate, expected):
+    bad = copy.deepcopy(raw)
+    mutate(bad, arts)
+    with pytest.raises(ConfigError) as e:
+        check(bad)
+    for part in expected:
+        assert part in str(e.value), f"{case}: {part!r} missing from: {e.value}"
+
+
+def test_tags_at_the_limits_are_accepted(raw):
+    raw["tags"] = {"k" * 128: "v" * 256, "cost-center": "ml/platform:team=a+b@x"}
+    assert check(raw).tags["cost-center"] == "ml/platform:team=a+b@x"
