@@ -23,6 +23,7 @@ from components.artifact_store import ArtifactFile, ArtifactStore, ArtifactStore
 from components.context import AwsContext, aws_context
 from components.inference_endpoint import Deployment, InferenceEndpoint, InferenceEndpointArgs, Instances, Serverless
 from components.monitoring import AlarmThresholds, MonitoredEndpoint, Monitoring, MonitoringArgs
+from components.policies import Statement, document
 from components.scaling import TargetTracking
 from inference.manifest import Manifest
 from promotion import Promoted, gate, read_promotions
@@ -150,6 +151,25 @@ def alarm_thresholds(ep: EndpointSettings) -> AlarmThresholds | None:
     )
 
 
+def key_policy(ctx: AwsContext, provider: aws.Provider) -> pulumi.Output[str]:
+    """The stack key's policy, written out rather than left to AWS's default: the account administers the key and
+    IAM policies decide who uses it. What uses it: each execution role, kms:Decrypt only through S3
+    (components/execution_role.py); SageMaker, through grants that CreateEndpointConfig makes with the deployer's
+    kms:CreateGrant (endpoint storage and the image copy); S3, for the bucket's default encryption with a bucket
+    key. No other account and no service outside this account can use it."""
+    return document(
+        [
+            Statement(
+                "EnableIamPoliciesOfThisAccount",
+                ["kms:*"],
+                ["*"],
+                principal_arn=pulumi.Output.concat("arn:", ctx.partition, ":iam::", ctx.account_id, ":root"),
+            )
+        ],
+        provider=provider,
+    )
+
+
 def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, Any]:
     """Declare every resource of the stack; returns {output name: value} for `pulumi.export`."""
     promotions = read_promotions(list(settings.endpoints), artifacts)
@@ -168,6 +188,7 @@ def build(settings: Settings, artifacts: Mapping[str, Artifact]) -> dict[str, An
             description=f"{settings.project}/{settings.stack}: model artifacts and endpoint storage",
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=key_policy(ctx, provider),
             opts=pulumi.ResourceOptions(provider=provider, protect=settings.protect),
         )
         key_arn = key.arn

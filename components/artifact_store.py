@@ -101,11 +101,13 @@ class ArtifactStore(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child,
         )
-        s3.BucketOwnershipControls(
+        # The bucket's sub-resources one after another: S3 answers concurrent configuration calls on one bucket
+        # with 409 OperationAborted ("A conflicting conditional operation is currently in progress").
+        ownership = s3.BucketOwnershipControls(
             f"{name}-ownership",
             bucket=bucket.id,
             rule=s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
         )
         default = (
             s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
@@ -124,13 +126,13 @@ class ArtifactStore(pulumi.ComponentResource):
                     apply_server_side_encryption_by_default=default, bucket_key_enabled=args.kms_key_arn is not None
                 )
             ],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ownership]),
         )
-        s3.BucketVersioning(
+        versioning = s3.BucketVersioning(
             f"{name}-versioning",
             bucket=bucket.id,
             versioning_configuration=s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
         )
         deny_plain_http = aws.iam.get_policy_document_output(
             statements=[
@@ -149,12 +151,12 @@ class ArtifactStore(pulumi.ComponentResource):
             ],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        # After the public access block: S3 rejects some policies while the block is being applied.
-        s3.BucketPolicy(
+        # Last: S3 rejects some policies while the public access block is being applied.
+        policy = s3.BucketPolicy(
             f"{name}-deny-insecure-transport",
             bucket=bucket.id,
             policy=deny_plain_http.json,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
         self.objects = {}
         for endpoint, artifact in args.artifacts.items():
@@ -163,7 +165,7 @@ class ArtifactStore(pulumi.ComponentResource):
             # The bucket's default encryption must be in place before the first object lands. Objects outlive
             # their resource (retain_on_delete): a new artifact gets a new key, and the old object stays for
             # the model still serving from it during the switch and for rollback; retention prunes it later.
-            obj_opts = pulumi.ResourceOptions(parent=self, depends_on=[encryption], retain_on_delete=True)
+            obj_opts = pulumi.ResourceOptions(parent=self, depends_on=[encryption, policy], retain_on_delete=True)
             if isinstance(artifact, CopiedObject):
                 source = pulumi.Output.all(artifact.source_bucket, artifact.source_key, artifact.source_version_id)
                 copy = s3.ObjectCopy(

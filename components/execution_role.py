@@ -94,8 +94,17 @@ class ExecutionRole(pulumi.ComponentResource):
                 condition=("StringLike", "cloudwatch:namespace", list(METRIC_NAMESPACES)),
             ),
         ]
-        if args.kms_key_arn is not None:
-            statements.append(Statement("DecryptWithStackKey", ["kms:Decrypt"], [args.kms_key_arn]))
+        if args.kms_key_arn is not None:  # only as S3 reads the artifact for it (the key policy defers to IAM)
+            statements.append(
+                Statement(
+                    "DecryptWithStackKey",
+                    ["kms:Decrypt"],
+                    [args.kms_key_arn],
+                    condition=(
+                        "StringEquals", "kms:ViaService", [pulumi.Output.concat("s3.", ctx.region, ".amazonaws.com")]
+                    ),
+                )
+            )
         self.policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.id,

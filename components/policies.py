@@ -22,10 +22,16 @@ class Statement:
     resources: Sequence[pulumi.Input[str]] | None = None
     service: str | None = None  # trust policies: the service principal allowed to assume the role
     condition: tuple[str, str, Sequence[pulumi.Input[str]]] | None = None  # (test, variable, values)
+    principal_arn: pulumi.Input[str] | None = None  # resource policies (a key policy): an AWS principal
 
 
-def document(statements: Sequence[Statement], parent: pulumi.Resource) -> pulumi.Output[str]:
-    """The JSON policy document for these statements, rendered by aws.iam.get_policy_document."""
+def document(
+    statements: Sequence[Statement],
+    parent: pulumi.Resource | None = None,
+    provider: pulumi.ProviderResource | None = None,
+) -> pulumi.Output[str]:
+    """The JSON policy document for these statements, rendered by aws.iam.get_policy_document (the invoke runs
+    with the parent's provider, or with `provider` for a document declared outside a component)."""
     iam = aws.iam
     rendered = [
         iam.GetPolicyDocumentStatementArgs(
@@ -35,6 +41,8 @@ def document(statements: Sequence[Statement], parent: pulumi.Resource) -> pulumi
             resources=list(s.resources) if s.resources is not None else None,
             principals=[iam.GetPolicyDocumentStatementPrincipalArgs(type="Service", identifiers=[s.service])]
             if s.service
+            else [iam.GetPolicyDocumentStatementPrincipalArgs(type="AWS", identifiers=[s.principal_arn])]
+            if s.principal_arn is not None
             else None,
             conditions=[
                 iam.GetPolicyDocumentStatementConditionArgs(
@@ -46,4 +54,5 @@ def document(statements: Sequence[Statement], parent: pulumi.Resource) -> pulumi
         )
         for s in statements
     ]
-    return iam.get_policy_document_output(statements=rendered, opts=pulumi.InvokeOutputOptions(parent=parent)).json
+    opts = pulumi.InvokeOutputOptions(parent=parent, provider=provider)
+    return iam.get_policy_document_output(statements=rendered, opts=opts).json

@@ -156,6 +156,13 @@ def test_models_and_endpoint_configs_are_auto_named_and_the_endpoint_named_from_
         )
 
 
+def test_the_stack_key_policy_is_written_out_and_leaves_use_to_this_accounts_iam(runs):
+    (s,) = statements(runs["prod"].get("stack-key").inputs["policy"]).values()
+    assert s["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}  # this account only, no other, no "*"
+    assert (s["Action"], s["Resource"], s["Effect"]) == (["kms:*"], ["*"], "Allow")
+    assert runs["prod"].get("stack-key").inputs["enableKeyRotation"] is True
+
+
 @pytest.mark.parametrize(("stack", "protected"), [("dev", False), ("prod", True)])
 def test_only_prod_protects_its_endpoints(runs, stack, protected):
     if protected:
@@ -202,6 +209,9 @@ def test_execution_role_policy_grants_exact_actions_on_exact_resources(runs, sta
         if key_arn:
             expected["DecryptWithStackKey"] = (["kms:Decrypt"], [key_arn])
         got = statements(run.get(f"{n}-exec-policy").inputs["policy"])
+        if key_arn:  # the role decrypts only as S3 reads its artifact, never directly
+            assert got["DecryptWithStackKey"]["Condition"] == {
+                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
         metrics = got.pop("PublishEndpointMetrics")  # AWS lists it among the execution role's permissions
         assert {sid: (sorted(s["Action"]), s["Resource"]) for sid, s in got.items()} == expected
         assert all(s["Effect"] == "Allow" for s in got.values())

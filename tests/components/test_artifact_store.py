@@ -49,3 +49,20 @@ def test_sse_s3_without_a_key_and_kms_with_bucket_key_with_one(artifact):
     assert rule(store(artifact)) == ({"sseAlgorithm": "AES256"}, False)
     arn = "arn:aws:kms:us-east-1:123456789012:key/k"
     assert rule(store(artifact, arn)) == ({"sseAlgorithm": "aws:kms", "kmsMasterKeyId": arn}, True)
+
+
+def test_the_buckets_configuration_is_applied_one_call_at_a_time(artifact):
+    """S3 answers concurrent configuration calls on one bucket with 409 OperationAborted: each sub-resource waits
+    for the one before it, and the artifact waits for all of them (encryption first of all)."""
+    run = store(artifact)
+    chain = ["store-public-access", "store-ownership", "store-encryption", "store-versioning",
+             "store-deny-insecure-transport"]
+    for before, after in zip(chain, chain[1:], strict=False):
+        assert run.get(before).urn in run.get(after).dependencies, f"{after} does not wait for {before}"
+    deps = run.get("store-scorer-artifact").dependencies
+    assert run.get("store-encryption").urn in deps and run.get("store-deny-insecure-transport").urn in deps
+
+
+def test_an_artifact_object_outlives_its_resource(artifact):
+    """A replaced artifact stays in S3 for the model still serving from it and for rollback (retention prunes)."""
+    assert store(artifact).get("store-scorer-artifact").retain_on_delete
