@@ -84,27 +84,6 @@ def _unknowns_as_sentinels(value: Any) -> Any:
     return value
 
 
-def _unknowns_as_sentinels(value: Any) -> Any:
-    """State echoes inputs; an input unknown in a preview goes back as the engine sends it: the unknown sentinel."""
-    if isinstance(value, pulumi.output.Unknown):
-        return pulumi.runtime.rpc.UNKNOWN
-    if isinstance(value, dict):
-        return {k: _unknowns_as_sentinels(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unknowns_as_sentinels(v) for v in value]
-    return value
-
-
-def _has_unknown(value: Any) -> bool:
-    if isinstance(value, pulumi.output.Unknown):
-        return True
-    if isinstance(value, dict):
-        return any(_has_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_unknown(v) for v in value)
-    return False
-
-
 def autoname(logical: str, lower: bool = False) -> str:
     """Pulumi's auto-name: logical name + '-' + 7 random hex characters."""
     name = f"{logical}-{uuid.uuid4().hex[:7]}"

@@ -324,6 +324,26 @@ BAD: list[tuple[str, Edit, list[str]]] = [
     ("tags not strings", set_key("tags", {"cost-center": 42}), ["sls-endpoints:tags", "42"]),
     ("endpoints empty", set_key("endpoints", []), [P, "non-empty list"]),
     ("endpoint not an object", set_key("endpoints", ["embeddings"]), [f"{P}[0]", "'embeddings'", "object"]),
+    ("topic with nobody on it", set_key("monitoring", {"sns_topic": True}),
+     [f"{P.split(':')[0]}:monitoring.sns_topic", "nobody subscribed", "topic_arn"]),
+    ("topic and existing topic", set_key("monitoring", {"sns_topic": True, "email": "a@example.com",
+                                                        "topic_arn": "arn:aws:sns:us-east-1:123456789012:x"}),
+     ["monitoring.topic_arn", "not both"]),
+    ("topic arn malformed", set_key("monitoring", {"topic_arn": "oncall"}), ["monitoring.topic_arn", "'oncall'"]),
+    ("email not an address", set_key("monitoring", {"sns_topic": True, "email": ["oncall"]}),
+     ["monitoring.email", "oncall"]),
+    ("auto rollback without alarms", set_key("endpoints.0.deployment", {"auto_rollback": True}),
+     [f"{P}[0].deployment.auto_rollback", "has none"]),
+    ("bake too long", set_key("endpoints.0.deployment", {"bake_s": 7200}),
+     [f"{P}[0].deployment.bake_s", "7200", "0"]),
+    ("execution timeout too short", set_key("endpoints.0.deployment", {"max_execution_s": 60}),
+     [f"{P}[0].deployment.max_execution_s", "600"]),
+    ("deployment typo", set_key("endpoints.0.deployment", {"bake": 60}), [f"{P}[0].deployment.bake", "bake_s"]),
+    ("releases kept zero", set_key("releases_kept", 0), ["releases_kept", "0"]),
+    ("tag with aws prefix", set_key("tags", {"aws:team": "ml"}), ["tags.aws:team", "reserved"]),
+    ("tag key too long", set_key("tags", {"k" * 129: "v"}), ["tags.kkkk", "129 characters", "128"]),
+    ("tag value too long", set_key("tags", {"team": "v" * 257}), ["tags.team", "257 characters", "256"]),
+    ("tag with a character AWS refuses", set_key("tags", {"team": "ml;drop"}), ["tags.team", "characters"]),
 ]
 
 
@@ -407,40 +427,6 @@ def test_alarms_reach_a_subscribed_topic_or_an_existing_one(raw):
     assert check(raw).monitoring.email == ("a@example.com", "b@example.com")
     raw["monitoring"] = {"topic_arn": "arn:aws:sns:us-east-1:123456789012:oncall"}
     assert check(raw).monitoring.topic_arn == "arn:aws:sns:us-east-1:123456789012:oncall"
-
-
-RELEASE_ERRORS: list[tuple[str, Edit, list[str]]] = [
-    ("topic with nobody on it", set_key("monitoring", {"sns_topic": True}),
-     [f"{P.split(':')[0]}:monitoring.sns_topic", "nobody subscribed", "topic_arn"]),
-    ("topic and existing topic", set_key("monitoring", {"sns_topic": True, "email": "a@example.com",
-                                                        "topic_arn": "arn:aws:sns:us-east-1:123456789012:x"}),
-     ["monitoring.topic_arn", "not both"]),
-    ("topic arn malformed", set_key("monitoring", {"topic_arn": "oncall"}), ["monitoring.topic_arn", "'oncall'"]),
-    ("email not an address", set_key("monitoring", {"sns_topic": True, "email": ["oncall"]}),
-     ["monitoring.email", "oncall"]),
-    ("auto rollback without alarms", set_key("endpoints.0.deployment", {"auto_rollback": True}),
-     [f"{P}[0].deployment.auto_rollback", "has none"]),
-    ("bake too long", set_key("endpoints.0.deployment", {"bake_s": 7200}),
-     [f"{P}[0].deployment.bake_s", "7200", "0"]),
-    ("execution timeout too short", set_key("endpoints.0.deployment", {"max_execution_s": 60}),
-     [f"{P}[0].deployment.max_execution_s", "600"]),
-    ("deployment typo", set_key("endpoints.0.deployment", {"bake": 60}), [f"{P}[0].deployment.bake", "bake_s"]),
-    ("releases kept zero", set_key("releases_kept", 0), ["releases_kept", "0"]),
-    ("tag with aws prefix", set_key("tags", {"aws:team": "ml"}), ["tags.aws:team", "reserved"]),
-    ("tag key too long", set_key("tags", {"k" * 129: "v"}), ["tags.kkkk", "129 characters", "128"]),
-    ("tag value too long", set_key("tags", {"team": "v" * 257}), ["tags.team", "257 characters", "256"]),
-    ("tag with a character AWS refuses", set_key("tags", {"team": "ml;drop"}), ["tags.team", "characters"]),
-]
-
-
-@pytest.mark.parametrize(("case", "mutate", "expected"), RELEASE_ERRORS, ids=[c[0] for c in RELEASE_ERRORS])
-def test_release_settings_errors_name_the_key(raw, arts, case, mutate, expected):
-    bad = copy.deepcopy(raw)
-    mutate(bad, arts)
-    with pytest.raises(ConfigError) as e:
-        check(bad)
-    for part in expected:
-        assert part in str(e.value), f"{case}: {part!r} missing from: {e.value}"
 
 
 def test_tags_at_the_limits_are_accepted(raw):
