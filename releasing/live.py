@@ -128,7 +128,8 @@ def wait_in_service(sm: Any, name: str, wait: WaitOptions) -> LiveState:
                                                        "was deleted)") from None
         if "Max attempts exceeded" in str(e):
             raise ReleaseFailure(EXIT_TIMEOUT, f"endpoint {name} is still {state.status} after "
-                                               f"{wait.seconds:g} s ({wait.max_attempts} polls every {wait.delay:g} s); "
+                                               f"{wait.seconds:g} s ({wait.max_attempts} polls every "
+                                               f"{wait.delay:g} s); "
                                                f"raise --wait-attempts if it needs longer, and look at its log group "
                                                f"{log_group(name)}") from None
         raise ReleaseFailure(EXIT_ENDPOINT_FAILED, f"waiting for endpoint {name} failed: {e}; now "

@@ -54,7 +54,8 @@ def rollback(sm: object, name: str, before: LiveState | None, wait: WaitOptions,
     try:
         sm.update_endpoint(EndpointName=name, EndpointConfigName=previous)
     except (ClientError, BotoCoreError) as e:
-        return Outcome(name, False, f"UpdateEndpoint to {previous} was refused: {e}; now {now.render()}", describe(sm, name))
+        return Outcome(name, False, f"UpdateEndpoint to {previous} was refused: {e}; now {now.render()}",
+                       describe(sm, name))
     try:
         state = wait_in_service(sm, name, wait)
     except ReleaseFailure as e:
