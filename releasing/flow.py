@@ -15,7 +15,15 @@ from typing import Any
 from inference.tools.check import Target
 
 from . import prepare, pulumi_ops
-from .failures import EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, EXIT_SMOKE_FAILED, EXIT_USAGE, ReleaseFailure
+from .failures import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_ROLLBACK_FAILED,
+    EXIT_SMOKE_FAILED,
+    EXIT_USAGE,
+    ReleaseFailure,
+)
 from .live import Declared, LiveState, WaitOptions, declared_endpoints, describe, sagemaker_client, snapshot, verify
 from .plan import Plan
 from .preflight import aws_session, require_pulumi_cli
@@ -105,6 +113,8 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
                 raise ReleaseFailure(EXIT_FAILED, f"pulumi up ended {result.summary.result!r}")
             declared = declared_endpoints(pulumi_ops.outputs(result))
     except ReleaseFailure as f:
+        if f.code == EXIT_LOCKED:  # another update holds the lock: this one changed nothing
+            raise
         failures.append(f)
     if not failures:
         with stages.stage("verify"):

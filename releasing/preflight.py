@@ -8,6 +8,7 @@ verify and roll back endpoints that are not the stack's (the provider itself use
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
@@ -36,11 +37,12 @@ def aws_session(stack_region: str) -> Any:
             "no AWS credentials found (environment, ~/.aws/credentials, SSO, container or instance role); "
             "set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         )
-    configured = session.region_name
+    # AWS_REGION is what the AWS CLI v2 and the Pulumi AWS provider read; botocore reads AWS_DEFAULT_REGION
+    configured = os.environ.get("AWS_REGION") or session.region_name
     if configured and configured != stack_region:
         raise ReleaseFailure(
             EXIT_WRONG_REGION,
-            f"the AWS region configured here is {configured} (AWS_REGION, AWS_DEFAULT_REGION or the profile), but "
+            f"the AWS region configured here is {configured} (AWS_REGION, AWS_DEFAULT_REGION or the profile's region), but "
             f"the stack's aws:region is {stack_region}; set AWS_REGION={stack_region} (or unset it) so the release "
             f"checks the endpoints the stack deploys",
         )
