@@ -42,8 +42,8 @@ def aws_session(stack_region: str) -> Any:
     if configured and configured != stack_region:
         raise ReleaseFailure(
             EXIT_WRONG_REGION,
-            f"the AWS region configured here is {configured} (AWS_REGION, AWS_DEFAULT_REGION or the profile's region), but "
-            f"the stack's aws:region is {stack_region}; set AWS_REGION={stack_region} (or unset it) so the release "
-            f"checks the endpoints the stack deploys",
+            f"the AWS region configured here is {configured} (AWS_REGION, AWS_DEFAULT_REGION or the profile's "
+            f"region), but the stack's aws:region is {stack_region}; set AWS_REGION={stack_region} (or unset it) "
+            "so the release checks the endpoints the stack deploys",
         )
     return boto3.session.Session(region_name=stack_region)
