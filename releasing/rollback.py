@@ -40,13 +40,15 @@ def rollback(sm: object, name: str, before: LiveState | None, wait: WaitOptions,
         out(f"  {name}: {now.status}; waiting before rolling back")
         try:
             now = wait_in_service(sm, name, wait)
-        except ReleaseFailure:
-            now = describe(sm, name)
+        except ReleaseFailure as e:
+            return Outcome(name, False, f"cannot roll back an endpoint that is not settled: {e.message}",
+                           describe(sm, name))
     if now.config_name == previous and now.status == "InService":
         if not config_exists(sm, previous):
             return Outcome(name, False, f"serves {previous}, which no longer exists: the next deploy will fail with "
                                         "'Could not find endpoint configuration' until the stack recreates it", now)
-        return Outcome(name, True, f"already serves its previous config {previous} (SageMaker rolled back)", now)
+        how = "SageMaker rolled the update back" if now.failure_reason else "the release did not change it"
+        return Outcome(name, True, f"already serves its previous config {previous} ({how})", now)
     if not config_exists(sm, previous):
         return Outcome(name, False, f"cannot roll back: its previous config {previous} no longer exists (deleted "
                                     f"after the update); it stays {now.render()}", now)

@@ -4,6 +4,7 @@ small real artifacts. Nothing reaches the internet."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from pulumi import automation as auto  # noqa: E402
 from pulumi_mocks import ROOT  # noqa: E402
 
 from inference.build.containers import HF_PY312, SKLEARN_1_4  # noqa: E402
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request at INFO
 
 ENDPOINTS = {"embeddings": ("embeddings-dev", "embedder"), "call-time": ("call-time-dev", "scorer")}
 

@@ -55,6 +55,9 @@ class FakePulumi:
     errors: dict[str, Exception] = field(default_factory=dict)  # operation -> raised
     plan_ops: dict[str, str] = field(default_factory=dict)  # endpoint key -> op of its Endpoint step
     destroy_result: str = "succeeded"
+    # the provider's bug: after an update it believes done, it deletes the previous config (still serving after
+    # SageMaker's rollback); the stack's retention of recent configs is what prevents this in the real program
+    delete_previous_configs: bool = False
 
     def select_stack(self, stack_name: str, work_dir: str | None = None, **kw: Any) -> FakeStack:
         self.calls.append(("select", {"stack_name": stack_name, "work_dir": work_dir, **kw}))
@@ -127,9 +130,12 @@ class FakeStack:
                 "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 5}}])
             try:
                 sm.describe_endpoint(EndpointName=name)
-                sm.update_endpoint(EndpointName=name, EndpointConfigName=config)
             except sm.exceptions.ClientError:
                 sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+            else:
+                sm.update_endpoint(EndpointName=name, EndpointConfigName=config)
+                if w.delete_previous_configs:
+                    sm.delete_endpoint_config(EndpointConfigName=f"{name}-config-r{w.release - 1}")
             endpoints[key] = {
                 "name": name, "arn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
                 "config_name": config, "model_name": model, "variant_name": "AllTraffic",

@@ -176,6 +176,8 @@ def fake_sagemaker() -> Iterator[tuple[FakeSageMaker, str]]:
     moto.start()
     try:
         host, port = moto.get_host_and_port()
+        # moto keeps its backends per process, not per server: start every test from an empty account
+        urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
         fake = FakeSageMaker(f"http://{host}:{port}")
         with running_server(fake.asgi()) as url:
             yield fake, url

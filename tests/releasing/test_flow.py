@@ -3,6 +3,7 @@ what runs in which order, what is verified live, when it rolls back, and what it
 
 from __future__ import annotations
 
+from fake_sagemaker import FAILED_REASON, ROLLED_BACK_REASON
 from release_helpers import release_argv, run_release
 
 from releasing import failures
@@ -38,3 +39,99 @@ def test_happy_path_deploys_verifies_smoke_tests_and_summarises(work_dir, world,
     assert row[4] == "02ababababab..." and all(float(x) >= 0 for x in row[6:8])
     assert lines[-1] == "dev: released" and "UpdateEndpoint back" not in text
 
+
+
+def test_a_failed_smoke_test_rolls_every_endpoint_back_and_exits_13(work_dir, world, deployed, pulumi_cli, tmp_path):
+    deployed.serve("embeddings-dev", tmp_path / "broken", "embedder", normalize=False)  # the new model is wrong
+    code, lines = run_release(release_argv(work_dir))
+    text = "\n".join(lines)
+    assert code == failures.EXIT_SMOKE_FAILED == 13, text
+    assert stage_lines(lines)[-3:] == ["smoke test", "rollback", "summary"]
+    assert "-- smoke test: ok (" in text  # the stage ran to the end: every endpoint was tested
+    assert "error: endpoint embeddings-dev failed its smoke test: unit norm: norm " in text
+    assert [p for _, p in deployed.ops("UpdateEndpoint")][-2:] == [
+        {"EndpointName": "embeddings-dev", "EndpointConfigName": "embeddings-dev-config-r1"},
+        {"EndpointName": "call-time-dev", "EndpointConfigName": "call-time-dev-config-r1"}]
+    assert live_configs(deployed) == {"embeddings-dev": "embeddings-dev-config-r1",
+                                      "call-time-dev": "call-time-dev-config-r1"}
+    assert "  embeddings-dev: ok: rolled back to embeddings-dev-config-r1, InService (verified live)" in lines
+    assert lines[-2].startswith("now: embeddings-dev InService on config embeddings-dev-config-r1; call-time-dev "
+                                "InService on config call-time-dev-config-r1")
+
+
+def test_the_providers_silent_rollback_is_detected_and_exits_12(work_dir, world, deployed, pulumi_cli):
+    deployed.next_outcome["embeddings-dev"] = "rollback"  # SageMaker rolls the update back; `up` says succeeded
+    code, lines = run_release(release_argv(work_dir))
+    text = "\n".join(lines)
+    assert code == failures.EXIT_LIVE_MISMATCH == 12, text
+    assert ("endpoint embeddings-dev serves config embeddings-dev-config-r1, but the stack declared "
+            "embeddings-dev-config-r2") in text
+    assert ROLLED_BACK_REASON in text and "/aws/sagemaker/Endpoints/embeddings-dev" in text
+    assert "smoke test" not in stage_lines(lines)
+    assert "  embeddings-dev: ok: already serves its previous config embeddings-dev-config-r1" in text
+    assert live_configs(deployed)["call-time-dev"] == "call-time-dev-config-r1"  # the release is undone as a whole
+
+
+def test_a_silent_rollback_onto_a_deleted_config_is_a_failed_rollback_named_as_such(work_dir, world, deployed,
+                                                                                  pulumi_cli):
+    deployed.next_outcome["embeddings-dev"] = "rollback"
+    world.delete_previous_configs = True  # what the provider does without the stack's config retention
+    code, lines = run_release(release_argv(work_dir))
+    text = "\n".join(lines)
+    assert code == failures.EXIT_ROLLBACK_FAILED == 14, text
+    assert ("embeddings-dev: FAILED: serves embeddings-dev-config-r1, which no longer exists: the next deploy will "
+            "fail with 'Could not find endpoint configuration'") in text
+    assert "cannot roll back: its previous config call-time-dev-config-r1 no longer exists" in text
+
+
+def test_an_endpoint_that_ends_failed_gives_its_reason_and_log_group_and_exits_10(work_dir, world, deployed,
+                                                                                  pulumi_cli):
+    deployed.next_outcome["call-time-dev"] = "fail"
+    code, lines = run_release(release_argv(work_dir))
+    text = "\n".join(lines)
+    assert code == failures.EXIT_ENDPOINT_FAILED == 10, text
+    assert (f"error: endpoint call-time-dev is Failed: {FAILED_REASON}; its logs are in the CloudWatch log group "
+            "/aws/sagemaker/Endpoints/call-time-dev") in lines
+    assert live_configs(deployed)["call-time-dev"] == "call-time-dev-config-r1"
+    assert "  call-time-dev: ok: rolled back to call-time-dev-config-r1, InService (verified live)" in lines
+
+
+def test_a_creation_that_times_out_exits_11_and_says_there_is_nothing_to_roll_back_to(work_dir, world, sagemaker,
+                                                                                       pulumi_cli):
+    sagemaker.next_outcome["embeddings-dev"] = "stuck"  # a first release: the endpoints do not exist yet
+    code, lines = run_release(release_argv(work_dir) + ["--wait-attempts", "3"])
+    text = "\n".join(lines)
+    assert code == failures.EXIT_TIMEOUT == 11, text
+    assert "endpoint embeddings-dev is still Creating after 0 s (3 polls every 0 s); raise --wait-attempts" in text
+    assert "  embeddings-dev: does not exist" in lines  # recorded before up
+    assert "embeddings-dev: ok: created by this release, nothing to return to; now Creating" in text
+    assert sagemaker.ops("UpdateEndpoint") == []
+
+
+def test_a_plan_that_replaces_an_endpoint_is_refused_unless_allowed(work_dir, world, deployed, pulumi_cli):
+    world.plan_ops["embeddings"] = "replace"
+    code, lines = run_release(release_argv(work_dir))
+    assert code == failures.EXIT_REFUSED == 9
+    assert "the plan replaces embeddings-endpoint" in lines[-1] and "--allow-replace" in lines[-1]
+    assert [op for op, _ in world.calls] == ["select", "preview"] and deployed.ops("UpdateEndpoint") == []
+    code, lines = run_release(release_argv(work_dir, "--allow-replace"))
+    assert code == 0 and lines[-1] == "dev: released"
+
+
+def test_a_plan_that_deletes_an_endpoint_is_refused_in_a_preview_too(work_dir, world, deployed, pulumi_cli):
+    world.plan_ops["call-time"] = "delete"
+    code, lines = run_release(["dev", "--preview", "--work-dir", str(work_dir)])
+    assert code == 9 and "the plan deletes call-time-endpoint" in lines[-1]
+    assert "  delete             aws:sagemaker/endpoint:Endpoint" in "\n".join(lines)
+
+
+def test_a_failed_up_rolls_back_what_it_changed_and_exits_1(work_dir, world, deployed, pulumi_cli):
+    from pulumi import automation as auto
+
+    world.errors["up"] = auto.CommandError(auto.CommandResult("", "error: update failed: AccessDenied", 255))
+    code, lines = run_release(release_argv(work_dir))
+    text = "\n".join(lines)
+    assert code == failures.EXIT_FAILED == 1, text
+    assert "error: pulumi up failed:" in text and "AccessDenied" in text
+    assert stage_lines(lines)[-3:] == ["up", "rollback", "summary"]
+    assert "embeddings-dev: ok: already serves its previous config embeddings-dev-config-r1" in text
