@@ -103,6 +103,11 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
         before = snapshot(sm, names)
         for name, state in before.items():
             out(f"  {name}: {state.render()}")
+        unknown = [s for s in before.values() if s.error]
+        if unknown:
+            raise ReleaseFailure(EXIT_FAILED, "cannot read the live state of " + "; ".join(
+                f"{s.name} ({s.error})" for s in unknown) + ": without it a failed release could not be rolled "
+                "back, so nothing was deployed; the caller needs sagemaker:DescribeEndpoint")
     failures: list[ReleaseFailure] = []
     declared: list[Declared] = []
     smoke: dict[str, SmokeResult] = {}
@@ -185,6 +190,13 @@ def _destroy(args: argparse.Namespace, settings: Any, stack: Any, stages: Stages
         out("cancelled")
         return EXIT_USAGE
     with stages.stage("destroy"):
-        result = pulumi_ops.run("destroy", lambda: stack.destroy(on_output=out, message=args.message))
+        try:
+            result = pulumi_ops.run("destroy", lambda: stack.destroy(on_output=out, message=args.message))
+        except ReleaseFailure as f:
+            if "protect" in f.message:
+                f.message += (" -- the destroy stopped at protected resources (sls-endpoints:protect); what was "
+                              f"not protected is gone. To remove the rest on purpose: `pulumi state unprotect -s "
+                              f"{args.stack} <urn>` for each, then run --destroy again")
+            raise
     out(f"{args.stack}: destroy {result.summary.result}")
     return EXIT_OK if result.summary.result == "succeeded" else EXIT_FAILED

@@ -33,8 +33,11 @@ def rollback(sm: object, name: str, before: LiveState | None, wait: WaitOptions,
              out: Callable[[str], None]) -> Outcome:
     """UpdateEndpoint back to `before.config_name`, wait for InService (boto3's waiter), verify the live config."""
     now = describe(sm, name)
-    if before is None or before.missing or not before.config_name:
+    if before is None or before.missing:
         return Outcome(name, True, f"created by this release, nothing to return to; now {now.render()}", now)
+    if not before.config_name:
+        return Outcome(name, False, f"its config before the release is unknown ({before.render()}); now "
+                                    f"{now.render()}", now)
     previous = before.config_name
     if now.status in IN_PROGRESS:
         out(f"  {name}: {now.status}; waiting before rolling back")

@@ -131,10 +131,12 @@ class FakeSageMaker:
         return [(op, p) for op, p in self.calls if op in names]
 
     # ------------------------------------------------------------------------------------ runtime
-    def serve(self, endpoint: str, model_dir: Path, kind: str = "embedder", **config: Any) -> None:
-        """Answer sagemaker-runtime InvokeEndpoint for `endpoint` with the fake handler of `kind`."""
+    def serve(self, endpoint: str, model_dir: Path, kind: str = "embedder", *, cold_start_s: float = 0.0,
+              **config: Any) -> None:
+        """Answer sagemaker-runtime InvokeEndpoint for `endpoint` with the fake handler of `kind` (cold_start_s:
+        ModelNotReadyException for that long from the first request, as a serverless cold start)."""
         handler = load_handler(make_model_dir(model_dir, kind, **config))
-        self.runtimes[endpoint] = create_app(handler, name=endpoint, max_concurrency=5)
+        self.runtimes[endpoint] = create_app(handler, name=endpoint, max_concurrency=5, cold_start_s=cold_start_s)
 
     def asgi(self):
         """One ASGI app: POST / is the control plane (X-Amz-Target), /endpoints/NAME/invocations the runtime."""

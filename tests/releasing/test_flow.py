@@ -135,3 +135,24 @@ def test_a_failed_up_rolls_back_what_it_changed_and_exits_1(work_dir, world, dep
     assert "error: pulumi up failed:" in text and "AccessDenied" in text
     assert stage_lines(lines)[-3:] == ["up", "rollback", "summary"]
     assert "embeddings-dev: ok: already serves its previous config embeddings-dev-config-r1" in text
+
+
+def test_a_cold_start_is_waited_out_by_the_smoke_test_and_counted_in_the_cold_figure(work_dir, world, deployed,
+                                                                                     pulumi_cli, tmp_path):
+    deployed.serve("call-time-dev", tmp_path / "cold", "scorer", cold_start_s=0.5)  # ModelNotReadyException first
+    code, lines = run_release(release_argv(work_dir))
+    assert code == 0, "\n".join(lines)
+    start = lines.index("  endpoint call-time-dev (region us-east-1): kind sklearn")
+    cold = next(line for line in lines[start:] if "cold vs warm" in line)
+    assert "PASS" in cold and "ModelNotReady " in cold
+    assert "ModelNotReady 0)" not in cold
+
+
+def test_an_endpoint_whose_live_state_cannot_be_read_is_not_deployed(work_dir, world, deployed, pulumi_cli,
+                                                                     monkeypatch):
+    monkeypatch.setattr(deployed, "_DescribeEndpoint", lambda params: (400, {
+        "__type": "AccessDeniedException", "message": "not authorized to perform sagemaker:DescribeEndpoint"}))
+    code, lines = run_release(release_argv(work_dir))
+    assert code == failures.EXIT_FAILED and "up" not in [op for op, _ in world.calls]
+    assert "cannot read the live state of embeddings-dev (AccessDeniedException" in lines[-1]
+    assert "could not be rolled back, so nothing was deployed" in lines[-1]

@@ -69,3 +69,15 @@ def test_build_only_touches_neither_pulumi_nor_aws(world, monkeypatch, tmp_path)
     builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
     code, lines = run_release(["dev", "--build-only"])
     assert code == 0 and [r["kind"] for r in builders.built] == ["embeddings", "sklearn"] and world.calls == []
+
+
+def test_a_destroy_stopped_by_protection_says_what_to_do(work_dir, world, aws_env, pulumi_cli):
+    from pulumi import automation as auto
+
+    world.stack = "guarded"
+    world.errors["destroy"] = auto.CommandError(auto.CommandResult("", (
+        "error: resource urn:pulumi:guarded::sls-endpoints::aws:sagemaker/endpoint:Endpoint::embeddings-endpoint "
+        "cannot be deleted because it is protected"), 255))
+    code, lines = run_release(["guarded", "--destroy", "--yes", "--work-dir", str(work_dir)])
+    assert code == 1 and "cannot be deleted because it is protected" in lines[-1]
+    assert "`pulumi state unprotect -s guarded <urn>`" in lines[-1]
