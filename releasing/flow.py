@@ -117,6 +117,11 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
             if result.summary.result != "succeeded":
                 raise ReleaseFailure(EXIT_FAILED, f"pulumi up ended {result.summary.result!r}")
             declared = declared_endpoints(pulumi_ops.outputs(result))
+            undeclared = sorted(set(names) - {d.name for d in declared})
+            if undeclared:
+                raise ReleaseFailure(EXIT_FAILED, "the stack's `endpoints` output does not name "
+                                                  f"{', '.join(undeclared)}: the release cannot verify what it does "
+                                                  "not know")
     except ReleaseFailure as f:
         if f.code == EXIT_LOCKED:  # another update holds the lock: this one changed nothing
             raise

@@ -16,8 +16,9 @@ from .failures import EXIT_FAILED, EXIT_LOCKED, EXIT_NOT_LOGGED_IN, EXIT_PULUMI,
 from .preflight import INSTALL_PULUMI
 
 # What the CLI prints when no backend is logged in (or the token is missing or expired).
-NOT_LOGGED_IN = re.compile(r"pulumi login|PULUMI_ACCESS_TOKEN|not logged in|no credentials|Unauthorized|"
-                           r"401|invalid access token", re.IGNORECASE)
+# Pulumi's own wording only: an AWS "Unauthorized..." error during `up` is a failed deployment, not a login problem.
+NOT_LOGGED_IN = re.compile(r"pulumi login|PULUMI_ACCESS_TOKEN|not logged in|getting user info|invalid access token|"
+                           r"No credentials provided", re.IGNORECASE)
 LOGIN_HELP = ("log in first: `pulumi login` (Pulumi Cloud), `pulumi login --local` (a file backend in ~/.pulumi) or "
               "`pulumi login s3://bucket/prefix`; in CI set PULUMI_ACCESS_TOKEN or PULUMI_BACKEND_URL")
 

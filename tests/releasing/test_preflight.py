@@ -71,3 +71,11 @@ def test_a_stack_locked_by_another_update_exits_8_and_changes_nothing(work_dir, 
     assert code == failures.EXIT_LOCKED == 8
     assert f"pulumi {operation}: the stack is locked by another update" in lines[-1]
     assert "rollback" not in "\n".join(lines) and deployed.ops("UpdateEndpoint") == []
+
+
+def test_an_aws_authorization_error_during_up_is_a_failed_deployment_not_a_login_problem(work_dir, world, deployed,
+                                                                                         pulumi_cli):
+    world.errors["up"] = auto.CommandError(auto.CommandResult("", (
+        "error: sdk-v2/provider2.go:520: creating SageMaker Endpoint: UnauthorizedOperation: 401 Unauthorized"), 255))
+    code, lines = run_release(release_argv(work_dir))
+    assert code == failures.EXIT_FAILED and any("pulumi up failed" in line for line in lines)
