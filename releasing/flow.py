@@ -27,7 +27,7 @@ from .failures import (
 from .live import Declared, LiveState, WaitOptions, declared_endpoints, describe, sagemaker_client, snapshot, verify
 from .plan import Plan
 from .preflight import aws_session, require_pulumi_cli
-from .rollback import rollback
+from .rollback import Outcome, rollback
 from .smoke import SmokeResult, smoke_test
 from .stages import Stages
 from .summary import Row, table
@@ -96,83 +96,106 @@ def _release(args: argparse.Namespace, stages: Stages, out: Out, confirm: Callab
 
 
 def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, stages: Stages, out: Out) -> int:
+    """record live state -> up -> verify -> smoke test; any failure from `up` on -> rollback; then the summary."""
     sm = sagemaker_client(session)
     wait = wait_options(args)
     names = [e.endpoint_name for e in settings.endpoints]
     with stages.stage("record live state"):
-        before = snapshot(sm, names)
-        for name, state in before.items():
-            out(f"  {name}: {state.render()}")
-        unknown = [s for s in before.values() if s.error]
-        if unknown:
-            raise ReleaseFailure(EXIT_FAILED, "cannot read the live state of " + "; ".join(
-                f"{s.name} ({s.error})" for s in unknown) + ": without it a failed release could not be rolled "
-                "back, so nothing was deployed; the caller needs sagemaker:DescribeEndpoint")
+        before = _record(sm, names, out)
     failures: list[ReleaseFailure] = []
     declared: list[Declared] = []
     smoke: dict[str, SmokeResult] = {}
     try:
         with stages.stage("up"):
-            result = pulumi_ops.run("up", lambda: stack.up(on_output=out, message=args.message))
-            if result.summary.result != "succeeded":
-                raise ReleaseFailure(EXIT_FAILED, f"pulumi up ended {result.summary.result!r}")
-            declared = declared_endpoints(pulumi_ops.outputs(result))
-            undeclared = sorted(set(names) - {d.name for d in declared})
-            if undeclared:
-                raise ReleaseFailure(EXIT_FAILED, "the stack's `endpoints` output does not name "
-                                                  f"{', '.join(undeclared)}: the release cannot verify what it does "
-                                                  "not know")
+            declared = _up(args, stack, names, out)
     except ReleaseFailure as f:
         if f.code == EXIT_LOCKED:  # another update holds the lock: this one changed nothing
             raise
         failures.append(f)
     if not failures:
-        with stages.stage("verify"):
+        with stages.stage("verify") as stage:
             for d in declared:
                 try:
-                    state = verify(sm, d, wait)
-                    out(f"  {d.name}: {state.render()} (as declared)")
+                    out(f"  {d.name}: {verify(sm, d, wait).render()} (as declared)")
                 except ReleaseFailure as f:
                     out(f"  {d.name}: {f.message}")
                     failures.append(f)
+                    stage.fail()
     if not failures:
-        with stages.stage("smoke test"):
+        with stages.stage("smoke test") as stage:
             for d in declared:
-                target = Target(d.name, region=settings.region)
-                smoke[d.name] = r = smoke_test(target, manifest=d.manifest, warm=args.warm, sagemaker_client=sm,
-                                               session=session, out=out)
+                smoke[d.name] = r = smoke_test(Target(d.name, region=settings.region), manifest=d.manifest,
+                                               warm=args.warm, sagemaker_client=sm, session=session, out=out)
                 if not r.ok:
                     failures.append(ReleaseFailure(EXIT_SMOKE_FAILED, f"endpoint {d.name} failed its smoke test: "
                                                                       f"{r.failures()}"))
-    code, outcomes = EXIT_OK, {}
+                    stage.fail()
+    outcomes: dict[str, Outcome] = {}
     if failures:
-        with stages.stage("rollback"):
+        with stages.stage("rollback") as stage:
             for name in names:
                 outcomes[name] = o = rollback(sm, name, before.get(name), wait, out)
                 out(f"  {name}: {'ok' if o.ok else 'FAILED'}: {o.detail}")
-        code = failures[0].code if all(o.ok for o in outcomes.values()) else EXIT_ROLLBACK_FAILED
+                if not o.ok:
+                    stage.fail()
     with stages.stage("summary"):
-        by_name = {d.name: d for d in declared}
-        rows = []
-        for name in names:
-            state = describe(sm, name)
-            d, s = by_name.get(name), smoke.get(name)
-            rows.append(Row(name, _status(state, s), d.artifact_sha256 if d else None, state.config_name,
-                            s.cold_ms if s else None, s.warm_ms if s else None))
-        for line in table(rows):
-            out(line)
-    if failures:
-        for f in failures:
-            out(f"error: {f.message}")
-        if code == EXIT_ROLLBACK_FAILED:
-            out("error: the rollback did not put every endpoint back: "
-                + "; ".join(f"{n}: {o.detail}" for n, o in outcomes.items() if not o.ok))
-        out("now: " + "; ".join(f"{n} {o.state.render()}" for n, o in outcomes.items()))
-        if any(o.ok and "rolled back to" in o.detail for o in outcomes.values()):
-            out("note: the stack's state still names the new configs; the next release (or --refresh) reconciles it")
-    else:
+        _summary(sm, names, declared, smoke, out)
+    if not failures:
         out(f"{args.stack}: released")
-    return code
+        return EXIT_OK
+    return _report_failure(failures, outcomes, out)
+
+
+def _record(sm: Any, names: list[str], out: Out) -> dict[str, LiveState]:
+    """Each endpoint's live config before `up`; a release that could not roll back is not started."""
+    before = snapshot(sm, names)
+    for name, state in before.items():
+        out(f"  {name}: {state.render()}")
+    unknown = [s for s in before.values() if s.error]
+    if unknown:
+        raise ReleaseFailure(EXIT_FAILED, "cannot read the live state of " + "; ".join(
+            f"{s.name} ({s.error})" for s in unknown) + ": without it a failed release could not be rolled "
+            "back, so nothing was deployed; the caller needs sagemaker:DescribeEndpoint")
+    return before
+
+
+def _up(args: argparse.Namespace, stack: Any, names: list[str], out: Out) -> list[Declared]:
+    """`pulumi up`, streaming its output; the endpoints its outputs declare."""
+    result = pulumi_ops.run("up", lambda: stack.up(on_output=out, message=args.message))
+    if result.summary.result != "succeeded":
+        raise ReleaseFailure(EXIT_FAILED, f"pulumi up ended {result.summary.result!r}")
+    declared = declared_endpoints(pulumi_ops.outputs(result))
+    undeclared = sorted(set(names) - {d.name for d in declared})
+    if undeclared:
+        raise ReleaseFailure(EXIT_FAILED, f"the stack's `endpoints` output does not name {', '.join(undeclared)}: "
+                                          "the release cannot verify what it does not know")
+    return declared
+
+
+def _summary(sm: Any, names: list[str], declared: list[Declared], smoke: dict[str, SmokeResult], out: Out) -> None:
+    by_name = {d.name: d for d in declared}
+    rows = []
+    for name in names:
+        state = describe(sm, name)
+        d, s = by_name.get(name), smoke.get(name)
+        rows.append(Row(name, _status(state, s), d.artifact_sha256 if d else None, state.config_name,
+                        s.cold_ms if s else None, s.warm_ms if s else None))
+    for line in table(rows):
+        out(line)
+
+
+def _report_failure(failures: list[ReleaseFailure], outcomes: dict[str, Outcome], out: Out) -> int:
+    """What failed, what each endpoint is in now; the first failure's code, or 14 when a rollback failed."""
+    for f in failures:
+        out(f"error: {f.message}")
+    rolled_back = all(o.ok for o in outcomes.values())
+    if not rolled_back:
+        out("error: the rollback did not put every endpoint back: "
+            + "; ".join(f"{n}: {o.detail}" for n, o in outcomes.items() if not o.ok))
+    out("now: " + "; ".join(f"{n} {o.state.render()}" for n, o in outcomes.items()))
+    if any(o.ok and "rolled back to" in o.detail for o in outcomes.values()):
+        out("note: the stack's state still names the new configs; the next release (or --refresh) reconciles it")
+    return failures[0].code if rolled_back else EXIT_ROLLBACK_FAILED
 
 
 def _status(state: LiveState, smoke: SmokeResult | None) -> str:

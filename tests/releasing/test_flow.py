@@ -47,7 +47,8 @@ def test_a_failed_smoke_test_rolls_every_endpoint_back_and_exits_13(work_dir, wo
     text = "\n".join(lines)
     assert code == failures.EXIT_SMOKE_FAILED == 13, text
     assert stage_lines(lines)[-3:] == ["smoke test", "rollback", "summary"]
-    assert "-- smoke test: ok (" in text  # the stage ran to the end: every endpoint was tested
+    assert "-- smoke test: failed (" in text and "  endpoint call-time-dev (region us-east-1): kind sklearn" in lines
+    # the stage ran to the end: every endpoint was tested
     assert "error: endpoint embeddings-dev failed its smoke test: unit norm: norm " in text
     assert [p for _, p in deployed.ops("UpdateEndpoint")][-2:] == [
         {"EndpointName": "embeddings-dev", "EndpointConfigName": "embeddings-dev-config-r1"},
@@ -67,7 +68,7 @@ def test_the_providers_silent_rollback_is_detected_and_exits_12(work_dir, world,
     assert ("endpoint embeddings-dev serves config embeddings-dev-config-r1, but the stack declared "
             "embeddings-dev-config-r2") in text
     assert ROLLED_BACK_REASON in text and "/aws/sagemaker/Endpoints/embeddings-dev" in text
-    assert "smoke test" not in stage_lines(lines)
+    assert "smoke test" not in stage_lines(lines) and any(line.startswith("-- verify: failed (") for line in lines)
     assert "  embeddings-dev: ok: already serves its previous config embeddings-dev-config-r1" in text
     assert live_configs(deployed)["call-time-dev"] == "call-time-dev-config-r1"  # the release is undone as a whole
 

@@ -29,3 +29,12 @@ def test_the_summary_has_one_aligned_row_per_endpoint():
                                 "812.0", "41.5"]
     assert lines[3].split() == ["call-time-dev", "missing", "-", "-", "-", "-"]
     assert lines[2].index("emb-config-1") == lines[0].index("config")  # columns line up
+
+
+def test_a_stage_that_carries_on_past_a_failure_still_ends_failed():
+    lines: list[str] = []
+    stages = Stages(lines.append, clock=lambda: 0.0)
+    with stages.stage("smoke test") as stage:
+        stage.fail()
+        lines.append("the next endpoint is still tested")
+    assert lines[-1] == "-- smoke test: failed (0.0 s)"
