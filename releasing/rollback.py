@@ -59,7 +59,9 @@ def rollback(sm: object, name: str, before: LiveState | None, wait: WaitOptions,
     try:
         sm.update_endpoint(EndpointName=name, EndpointConfigName=previous)
     except (ClientError, BotoCoreError) as e:
-        return Outcome(name, False, f"UpdateEndpoint to {previous} was refused: {e}; now {now.render()}",
+        hint = (f"; a Failed endpoint that SageMaker will not update must be deleted (`aws sagemaker delete-endpoint "
+                f"--endpoint-name {name}`) and the stack released again" if now.status == "Failed" else "")
+        return Outcome(name, False, f"UpdateEndpoint to {previous} was refused: {e}; now {now.render()}{hint}",
                        describe(sm, name))
     try:
         state = wait_in_service(sm, name, wait)
