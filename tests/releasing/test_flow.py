@@ -157,3 +157,26 @@ def test_an_endpoint_whose_live_state_cannot_be_read_is_not_deployed(work_dir, w
     assert code == failures.EXIT_FAILED and "up" not in [op for op, _ in world.calls]
     assert "cannot read the live state of embeddings-dev (AccessDeniedException" in lines[-1]
     assert "could not be rolled back, so nothing was deployed" in lines[-1]
+
+
+def test_a_rollback_that_sagemaker_refuses_exits_14_naming_the_endpoints_state(work_dir, world, deployed,
+                                                                               pulumi_cli, monkeypatch):
+    from fake_sagemaker import error
+
+    update = deployed._UpdateEndpoint
+
+    def refuse_failed(params: dict):  # in case SageMaker will not update a Failed endpoint
+        if deployed.live[params["EndpointName"]].current()[0] == "Failed":
+            return error("ValidationException", "Cannot update failed endpoint.")
+        return update(params)
+
+    monkeypatch.setattr(deployed, "_UpdateEndpoint", refuse_failed)
+    deployed.next_outcome["call-time-dev"] = "fail"
+    code, lines = run_release(release_argv(work_dir))
+    text = "\n".join(lines)
+    assert code == failures.EXIT_ROLLBACK_FAILED == 14, text
+    assert "call-time-dev: FAILED: UpdateEndpoint to call-time-dev-config-r1 was refused" in text
+    assert "aws sagemaker delete-endpoint --endpoint-name call-time-dev" in text
+    assert "embeddings-dev: ok: rolled back to embeddings-dev-config-r1" in text
+    now = next(line for line in lines if line.startswith("now: "))
+    assert "call-time-dev Failed on config call-time-dev-config-r2" in now
