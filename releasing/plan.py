@@ -58,9 +58,10 @@ class Plan:
         counts = self.counts
         changes = ", ".join(f"{op} {n}" for op, n in sorted(counts.items()) if op != "same") or "no changes"
         lines = [f"plan: {changes}" + (f" ({counts['same']} unchanged)" if counts.get("same") else "")]
-        for op, typ, urn in self.steps:
-            if op not in ("same", "read", "refresh"):
-                lines.append(f"  {op:<18} {typ:<40} {urn.rsplit('::', 1)[-1]}")
+        changed = [(op, typ, urn) for op, typ, urn in self.steps if op not in ("same", "read", "refresh")]
+        width = max((len(typ) for _, typ, _ in changed), default=0)
+        for op, typ, urn in changed:
+            lines.append(f"  {op:<18} {typ:<{width}} {urn.rsplit('::', 1)[-1]}")
         return lines
 
     def refuse_endpoint_losses(self, allow_replace: bool) -> None:
