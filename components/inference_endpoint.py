@@ -7,7 +7,7 @@ endpoint in place (no downtime, no "already existing" name clash). The old ones 
 (retain_on_delete): they are the previous releases, kept so that a rollback is one UpdateEndpoint to a config
 that still exists, and so that a failed update SageMaker rolled back (while the provider recorded success:
 terraform-provider-aws #46663, #48997) never leaves the endpoint on a deleted config. The release script
-prunes releases beyond the last N once a release is verified (releasing/retention). Only the Endpoint carries
+prunes releases beyond the last N once a release is verified (releasing/retention.py). Only the Endpoint carries
 a stable name (`endpoint_name`), which clients and the log group use.
 
 Updates are blue/green with all traffic shifted at once (canary and linear shift fractions of instances; a

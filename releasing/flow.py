@@ -1,5 +1,6 @@
 """The order of a release: validate -> artifacts -> preview (refusing a replaced endpoint) -> up -> verify the live
-state -> smoke test -> on any failure, roll back -> summary. Also --preview, --build-only and --destroy.
+state -> smoke test -> on any failure, roll back; once verified, prune old releases -> summary. Also --preview,
+--build-only and --destroy.
 
 Each stage raises ReleaseFailure; this module decides what runs next (a rollback after any failure past the
 point where endpoints were recorded) and which exit code the release ends with.
@@ -14,7 +15,7 @@ from typing import Any
 
 from inference.tools.check import Target
 
-from . import prepare, pulumi_ops
+from . import prepare, pulumi_ops, retention
 from .failures import (
     EXIT_FAILED,
     EXIT_LOCKED,
@@ -105,9 +106,10 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
     failures: list[ReleaseFailure] = []
     declared: list[Declared] = []
     smoke: dict[str, SmokeResult] = {}
+    outputs: dict[str, Any] = {}
     try:
         with stages.stage("up"):
-            declared = _up(args, stack, names, out)
+            declared = _up(args, stack, names, out, outputs)
     except ReleaseFailure as f:
         if f.code == EXIT_LOCKED:  # another update holds the lock: this one changed nothing
             raise
@@ -138,6 +140,9 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
                 out(f"  {name}: {'ok' if o.ok else 'FAILED'}: {o.detail}")
                 if not o.ok:
                     stage.fail()
+    if not failures:
+        with stages.stage("retention"):
+            _prune(settings, declared, outputs, session, sm, out)
     with stages.stage("summary"):
         _summary(sm, names, declared, smoke, out)
     if not failures:
@@ -159,11 +164,34 @@ def _record(sm: Any, names: list[str], out: Out) -> dict[str, LiveState]:
     return before
 
 
-def _up(args: argparse.Namespace, stack: Any, names: list[str], out: Out) -> list[Declared]:
-    """`pulumi up`, streaming its output; the endpoints its outputs declare."""
+def _prune(settings: Any, declared: list[Declared], outputs: dict[str, Any], session: Any, sm: Any,
+           out: Out) -> None:
+    """Old releases beyond `releases_kept`, now that this one is verified. A failure here is reported, not fatal:
+    the release itself is done, and what was not pruned is pruned by the next one."""
+    bucket = outputs.get("artifact_bucket")
+    tags = {"project": settings.project, "stack": settings.stack}
+    for d in declared:
+        if not (bucket and d.config_name):
+            out(f"  {d.name}: not pruned (the stack's outputs name no bucket or config)")
+            continue
+        ep = retention.Endpoint(d.key, d.name, d.config_name, bucket)
+        try:
+            done = retention.prune(sm, session.client("s3"), ep, keep=settings.releases_kept, tags=tags, log=out)
+        except Exception as e:  # noqa: BLE001 -- reported; retention never fails a verified release
+            out(f"  {d.name}: not pruned ({type(e).__name__}: {e}); the next release tries again")
+            continue
+        out(f"  {d.name}: keeps {len(done.kept_configs)} release(s); pruned {len(done.configs)} config(s), "
+            f"{len(done.models)} model(s), {len(done.artifacts)} artifact(s)")
+
+
+def _up(args: argparse.Namespace, stack: Any, names: list[str], out: Out,
+        outputs: dict[str, Any] | None = None) -> list[Declared]:
+    """`pulumi up`, streaming its output; the endpoints its outputs declare (all outputs go into `outputs`)."""
     result = pulumi_ops.run("up", lambda: stack.up(on_output=out, message=args.message))
     if result.summary.result != "succeeded":
         raise ReleaseFailure(EXIT_FAILED, f"pulumi up ended {result.summary.result!r}")
+    if outputs is not None:
+        outputs.update(pulumi_ops.outputs(result))
     declared = declared_endpoints(pulumi_ops.outputs(result))
     undeclared = sorted(set(names) - {d.name for d in declared})
     if undeclared:

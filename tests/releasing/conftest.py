@@ -63,6 +63,10 @@ def sagemaker(aws_env, monkeypatch, tmp_path) -> Iterator[FakeSageMaker]:
     with fake_sagemaker() as (fake, url):
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", url)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", fake.moto_url)  # the artifact bucket, for retention
+        import boto3
+
+        boto3.client("s3", endpoint_url=fake.moto_url).create_bucket(Bucket="b-1")  # the fake stack's bucket
         for name, kind in ENDPOINTS.values():
             fake.serve(name, tmp_path / "handlers" / name, kind)
         yield fake

@@ -25,7 +25,7 @@ def test_happy_path_deploys_verifies_smoke_tests_and_summarises(work_dir, world,
     text = "\n".join(lines)
     assert code == failures.EXIT_OK, text
     assert stage_lines(lines) == ["validate", "artifacts", "pulumi", "preview", "record live state", "up", "verify",
-                                  "smoke test", "summary"]
+                                  "smoke test", "retention", "summary"]  # pruning only after a verified release
     assert all(any(line.startswith(f"-- {s}: ok (") for line in lines) for s in stage_lines(lines))
     assert [op for op, _ in world.calls] == ["select", "preview", "up"]
     assert live_configs(deployed) == {"embeddings-dev": "embeddings-dev-config-r2",
@@ -38,6 +38,7 @@ def test_happy_path_deploys_verifies_smoke_tests_and_summarises(work_dir, world,
     assert row[:4] == ["embeddings-dev", "InService,", "smoke", "ok"] and row[5] == "embeddings-dev-config-r2"
     assert row[4] == "02ababababab..." and all(float(x) >= 0 for x in row[6:8])
     assert lines[-1] == "dev: released" and "UpdateEndpoint back" not in text
+    assert any(line.startswith("  embeddings-dev: keeps ") for line in lines), text  # retention ran, and held
 
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-import retention
+from releasing import retention
 
 moto_server = pytest.importorskip("moto.server")
 TAGS = {"project": "sls-endpoints", "stack": "prod"}
