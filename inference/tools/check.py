@@ -81,6 +81,8 @@ class CheckReport:
     results: list[CheckResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    cold_ms: float | None = None  # the first request, cold start and retries included
+    warm_ms: float | None = None  # median of the warm requests after the checks
 
     @property
     def ok(self) -> bool:
@@ -92,7 +94,8 @@ class CheckReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "target": asdict(self.target), "kind": self.kind, "max_batch": self.max_batch,
-                "checks": [asdict(r) for r in self.results], "notes": self.notes, "metrics": self.metrics}
+                "checks": [asdict(r) for r in self.results], "notes": self.notes, "metrics": self.metrics,
+                "cold_ms": self.cold_ms, "warm_ms": self.warm_ms}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -343,6 +346,7 @@ def _latency_check(r: _Runner, warm: int, payload: Any) -> None:
         r.skip("cold vs warm", "no successful request to time")
         return
     cold = r.latencies[0]
+    r.report.cold_ms = cold * 1000
 
     def timing() -> str:
         warm_s = []
@@ -350,6 +354,8 @@ def _latency_check(r: _Runner, warm: int, payload: Any) -> None:
             t0 = time.perf_counter()
             r.t.invoke_json(payload)
             warm_s.append(time.perf_counter() - t0)
+        if warm_s:
+            r.report.warm_ms = statistics.median(warm_s) * 1000
         retries, not_ready = r.first_retries
         warm_text = f"warm median {statistics.median(warm_s) * 1000:.1f} ms over {warm}" if warm_s else "no warm run"
         return f"first request {cold * 1000:.1f} ms (retries {retries}, ModelNotReady {not_ready}) vs {warm_text}"
@@ -359,26 +365,32 @@ def _latency_check(r: _Runner, warm: int, payload: Any) -> None:
 
 def run_checks(target: Target, *, kind: str | None = None, max_batch: int | None = None,
                artifact: str | Path | None = None, example_request: Any = None, warm_requests: int = 5,
-               retry: RetryPolicy | None = None, session: Any = None, sagemaker_client: Any = None) -> CheckReport:
+               retry: RetryPolicy | None = None, session: Any = None, sagemaker_client: Any = None,
+               manifest: Any = None) -> CheckReport:
     """Every check for `target`; never raises for what the endpoint answers (that is in the report).
 
-    kind: "embeddings" | "sklearn" | None (from the artifact's manifest, else probed). artifact: a model.tar.gz
-    (or unpacked directory) whose manifest gives kind, max batch, dimensions and the example request.
+    kind: "embeddings" | "sklearn" | None (from the manifest, else probed). artifact: a model.tar.gz (or unpacked
+    directory) whose manifest gives kind, max batch, dimensions and the example request; or `manifest` itself
+    (an inference.manifest.Manifest, or its JSON dict as a stack output carries it).
     """
     if kind is not None and kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)} (or None to detect it), got {kind!r}")
     report = CheckReport(target)
     dimensions, how = None, "given"
-    if artifact is not None:
-        from inference.manifest import read_manifest
+    if artifact is not None or manifest is not None:
+        from inference.manifest import Manifest, read_manifest
 
-        manifest = read_manifest(artifact)
+        where = f"the artifact {artifact}" if artifact is not None else "the manifest given"
+        if artifact is not None:
+            manifest = read_manifest(artifact)
+        elif not isinstance(manifest, Manifest):
+            manifest = Manifest.from_dict(manifest)
         if kind is None:
             kind, how = ("embeddings" if manifest.framework == "huggingface" else "sklearn"), "the artifact's"
         max_batch = max_batch or manifest.handler.max_batch
         dimensions = manifest.model.dimensions
         example_request = example_request if example_request is not None else manifest.handler.example_request
-        report.notes.append(f"limits and example from the artifact {artifact}")
+        report.notes.append(f"limits and example from {where}")
     transport = EndpointTransport(
         target.endpoint, region=target.region, endpoint_url=target.endpoint_url, session=session,
         sagemaker_endpoint_url=target.sagemaker_endpoint_url, sagemaker_client=sagemaker_client,

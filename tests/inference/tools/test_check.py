@@ -43,6 +43,18 @@ def test_a_healthy_embeddings_endpoint_passes_every_check(tmp_path: Path) -> Non
     assert report.render().splitlines()[-1] == "15 passed, 0 failed, 1 skipped: OK"
 
 
+def test_cold_and_warm_latency_are_numbers_and_a_manifest_can_stand_for_the_artifact(tmp_path: Path) -> None:
+    manifest = {"format": 3, "framework": "huggingface", "runtime": "onnx-int8", "files": {},
+                "container": {"key": "hf", "repository": "r", "tag": "t", "python": "3.12"},
+                "handler": {"program": "inference.py", "max_batch": 4}, "model": {"file": "m", "dimensions": 8}}
+    with local_endpoint(tmp_path) as (url, _, _app):
+        report = run_checks(Target("fake", endpoint_url=url), manifest=manifest, warm_requests=2, retry=FAST)
+    assert report.kind == "embeddings" and report.max_batch == 4  # from the manifest, not probed
+    assert "limits and example from the manifest given" in report.notes
+    assert report.cold_ms is not None and report.cold_ms > 0 and report.warm_ms is not None and report.warm_ms > 0
+    assert report.to_dict()["cold_ms"] == report.cold_ms
+
+
 def test_a_broken_contract_fails_the_check_and_the_cli_exits_1_with_json(tmp_path: Path, capsys) -> None:
     with local_endpoint(tmp_path, normalize=False) as (url, _, _app):
         code = main(["--endpoint", "fake", "--endpoint-url", url, "--max-batch", "4", "--json", "--warm", "1"])
