@@ -121,11 +121,13 @@ class FakeStack:
         sm = w.sagemaker()
         endpoints = {}
         for key, (name, kind) in w.endpoints.items():
-            model, config = f"{name}-model-r{w.release}", f"{name}-config-r{w.release}"
-            sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/exec",
+            # auto-named as Pulumi names them (<component>-<role>-<suffix>), tagged as the provider's default tags
+            model, config = f"{key}-model-r{w.release}", f"{key}-config-r{w.release}"
+            tags = [{"Key": "project", "Value": "sls-endpoints"}, {"Key": "stack", "Value": w.stack}]
+            sm.create_model(ModelName=model, ExecutionRoleArn="arn:aws:iam::123456789012:role/exec", Tags=tags,
                             PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/x:1",
                                               "ModelDataUrl": f"s3://artifacts/{key}/model.tar.gz"})
-            sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
+            sm.create_endpoint_config(EndpointConfigName=config, Tags=tags, ProductionVariants=[{
                 "VariantName": "AllTraffic", "ModelName": model,
                 "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 5}}])
             try:
@@ -135,7 +137,7 @@ class FakeStack:
             else:
                 sm.update_endpoint(EndpointName=name, EndpointConfigName=config)
                 if w.delete_previous_configs:
-                    sm.delete_endpoint_config(EndpointConfigName=f"{name}-config-r{w.release - 1}")
+                    sm.delete_endpoint_config(EndpointConfigName=f"{key}-config-r{w.release - 1}")
             endpoints[key] = {
                 "name": name, "arn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint/{name}",
                 "config_name": config, "model_name": model, "variant_name": "AllTraffic",

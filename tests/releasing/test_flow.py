@@ -3,6 +3,8 @@ what runs in which order, what is verified live, when it rolls back, and what it
 
 from __future__ import annotations
 
+import boto3
+import yaml
 from fake_sagemaker import FAILED_REASON, ROLLED_BACK_REASON
 from release_helpers import release_argv, run_release
 
@@ -10,8 +12,6 @@ from releasing import failures
 
 
 def live_configs(sagemaker) -> dict[str, str]:
-    import boto3
-
     sm = boto3.client("sagemaker")
     return {n: sm.describe_endpoint(EndpointName=n)["EndpointConfigName"] for n in ("embeddings-dev", "call-time-dev")}
 
@@ -28,18 +28,40 @@ def test_happy_path_deploys_verifies_smoke_tests_and_summarises(work_dir, world,
                                   "smoke test", "retention", "summary"]  # pruning only after a verified release
     assert all(any(line.startswith(f"-- {s}: ok (") for line in lines) for s in stage_lines(lines))
     assert [op for op, _ in world.calls] == ["select", "preview", "up"]
-    assert live_configs(deployed) == {"embeddings-dev": "embeddings-dev-config-r2",
-                                      "call-time-dev": "call-time-dev-config-r2"}
-    assert "  embeddings-dev: InService on config embeddings-dev-config-r1" in lines  # recorded before up
-    assert "  embeddings-dev: InService on config embeddings-dev-config-r2 (as declared)" in lines
+    assert live_configs(deployed) == {"embeddings-dev": "embeddings-config-r2",
+                                      "call-time-dev": "call-time-config-r2"}
+    assert "  embeddings-dev: InService on config embeddings-config-r1" in lines  # recorded before up
+    assert "  embeddings-dev: InService on config embeddings-config-r2 (as declared)" in lines
     header = next(i for i, line in enumerate(lines) if line.startswith("endpoint "))
     assert lines[header].split() == ["endpoint", "status", "artifact", "sha256", "config", "cold", "ms", "warm", "ms"]
     row = lines[header + 2].split()
-    assert row[:4] == ["embeddings-dev", "InService,", "smoke", "ok"] and row[5] == "embeddings-dev-config-r2"
+    assert row[:4] == ["embeddings-dev", "InService,", "smoke", "ok"] and row[5] == "embeddings-config-r2"
     assert row[4] == "02ababababab..." and all(float(x) >= 0 for x in row[6:8])
     assert lines[-1] == "dev: released" and "UpdateEndpoint back" not in text
     assert any(line.startswith("  embeddings-dev: keeps ") for line in lines), text  # retention ran, and held
 
+
+
+def test_a_verified_release_prunes_what_lies_beyond_the_releases_kept(work_dir, world, deployed, pulumi_cli):
+    cfg = yaml.safe_load((work_dir / "Pulumi.dev.yaml").read_text())
+    cfg["config"]["sls-endpoints:releases_kept"] = 1
+    (work_dir / "Pulumi.dev.yaml").write_text(yaml.safe_dump(cfg))
+    sm = boto3.client("sagemaker")
+    assert run_release(release_argv(work_dir))[0] == failures.EXIT_OK  # release 2: keeps r2 (live); r1 goes
+    configs = {c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]}
+    assert configs == {"embeddings-config-r2", "call-time-config-r2"}
+    assert {m["ModelName"] for m in sm.list_models()["Models"]} == {"embeddings-model-r2", "call-time-model-r2"}
+
+
+def test_a_failed_release_prunes_nothing(work_dir, world, deployed, pulumi_cli, tmp_path):
+    cfg = yaml.safe_load((work_dir / "Pulumi.dev.yaml").read_text())
+    cfg["config"]["sls-endpoints:releases_kept"] = 1
+    (work_dir / "Pulumi.dev.yaml").write_text(yaml.safe_dump(cfg))
+    deployed.serve("embeddings-dev", tmp_path / "broken", "embedder", normalize=False)
+    code, lines = run_release(release_argv(work_dir))
+    assert code == failures.EXIT_SMOKE_FAILED and "retention" not in stage_lines(lines)
+    configs = {c["EndpointConfigName"] for c in boto3.client("sagemaker").list_endpoint_configs()["EndpointConfigs"]}
+    assert {"embeddings-config-r1", "embeddings-config-r2"} <= configs  # the rollback target and the new one
 
 
 def test_a_failed_smoke_test_rolls_every_endpoint_back_and_exits_13(work_dir, world, deployed, pulumi_cli, tmp_path):
@@ -52,13 +74,13 @@ def test_a_failed_smoke_test_rolls_every_endpoint_back_and_exits_13(work_dir, wo
     # the stage ran to the end: every endpoint was tested
     assert "error: endpoint embeddings-dev failed its smoke test: unit norm: norm " in text
     assert [p for _, p in deployed.ops("UpdateEndpoint")][-2:] == [
-        {"EndpointName": "embeddings-dev", "EndpointConfigName": "embeddings-dev-config-r1"},
-        {"EndpointName": "call-time-dev", "EndpointConfigName": "call-time-dev-config-r1"}]
-    assert live_configs(deployed) == {"embeddings-dev": "embeddings-dev-config-r1",
-                                      "call-time-dev": "call-time-dev-config-r1"}
-    assert "  embeddings-dev: ok: rolled back to embeddings-dev-config-r1, InService (verified live)" in lines
-    assert lines[-2].startswith("now: embeddings-dev InService on config embeddings-dev-config-r1; call-time-dev "
-                                "InService on config call-time-dev-config-r1")
+        {"EndpointName": "embeddings-dev", "EndpointConfigName": "embeddings-config-r1"},
+        {"EndpointName": "call-time-dev", "EndpointConfigName": "call-time-config-r1"}]
+    assert live_configs(deployed) == {"embeddings-dev": "embeddings-config-r1",
+                                      "call-time-dev": "call-time-config-r1"}
+    assert "  embeddings-dev: ok: rolled back to embeddings-config-r1, InService (verified live)" in lines
+    assert lines[-2].startswith("now: embeddings-dev InService on config embeddings-config-r1; call-time-dev "
+                                "InService on config call-time-config-r1")
 
 
 def test_the_providers_silent_rollback_is_detected_and_exits_12(work_dir, world, deployed, pulumi_cli):
@@ -66,12 +88,12 @@ def test_the_providers_silent_rollback_is_detected_and_exits_12(work_dir, world,
     code, lines = run_release(release_argv(work_dir))
     text = "\n".join(lines)
     assert code == failures.EXIT_LIVE_MISMATCH == 12, text
-    assert ("endpoint embeddings-dev serves config embeddings-dev-config-r1, but the stack declared "
-            "embeddings-dev-config-r2") in text
+    assert ("endpoint embeddings-dev serves config embeddings-config-r1, but the stack declared "
+            "embeddings-config-r2") in text
     assert ROLLED_BACK_REASON in text and "/aws/sagemaker/Endpoints/embeddings-dev" in text
     assert "smoke test" not in stage_lines(lines) and any(line.startswith("-- verify: failed (") for line in lines)
-    assert "  embeddings-dev: ok: already serves its previous config embeddings-dev-config-r1" in text
-    assert live_configs(deployed)["call-time-dev"] == "call-time-dev-config-r1"  # the release is undone as a whole
+    assert "  embeddings-dev: ok: already serves its previous config embeddings-config-r1" in text
+    assert live_configs(deployed)["call-time-dev"] == "call-time-config-r1"  # the release is undone as a whole
 
 
 def test_a_silent_rollback_onto_a_deleted_config_is_a_failed_rollback_named_as_such(work_dir, world, deployed,
@@ -81,9 +103,9 @@ def test_a_silent_rollback_onto_a_deleted_config_is_a_failed_rollback_named_as_s
     code, lines = run_release(release_argv(work_dir))
     text = "\n".join(lines)
     assert code == failures.EXIT_ROLLBACK_FAILED == 14, text
-    assert ("embeddings-dev: FAILED: serves embeddings-dev-config-r1, which no longer exists: the next deploy will "
+    assert ("embeddings-dev: FAILED: serves embeddings-config-r1, which no longer exists: the next deploy will "
             "fail with 'Could not find endpoint configuration'") in text
-    assert "cannot roll back: its previous config call-time-dev-config-r1 no longer exists" in text
+    assert "cannot roll back: its previous config call-time-config-r1 no longer exists" in text
 
 
 def test_an_endpoint_that_ends_failed_gives_its_reason_and_log_group_and_exits_10(work_dir, world, deployed,
@@ -94,8 +116,8 @@ def test_an_endpoint_that_ends_failed_gives_its_reason_and_log_group_and_exits_1
     assert code == failures.EXIT_ENDPOINT_FAILED == 10, text
     assert (f"error: endpoint call-time-dev is Failed: {FAILED_REASON}; its logs are in the CloudWatch log group "
             "/aws/sagemaker/Endpoints/call-time-dev") in lines
-    assert live_configs(deployed)["call-time-dev"] == "call-time-dev-config-r1"
-    assert "  call-time-dev: ok: rolled back to call-time-dev-config-r1, InService (verified live)" in lines
+    assert live_configs(deployed)["call-time-dev"] == "call-time-config-r1"
+    assert "  call-time-dev: ok: rolled back to call-time-config-r1, InService (verified live)" in lines
 
 
 def test_a_creation_that_times_out_exits_11_and_says_there_is_nothing_to_roll_back_to(work_dir, world, sagemaker,
@@ -136,7 +158,7 @@ def test_a_failed_up_rolls_back_what_it_changed_and_exits_1(work_dir, world, dep
     assert code == failures.EXIT_FAILED == 1, text
     assert "error: pulumi up failed:" in text and "AccessDenied" in text
     assert stage_lines(lines)[-3:] == ["up", "rollback", "summary"]
-    assert "embeddings-dev: ok: already serves its previous config embeddings-dev-config-r1" in text
+    assert "embeddings-dev: ok: already serves its previous config embeddings-config-r1" in text
 
 
 def test_a_cold_start_is_waited_out_by_the_smoke_test_and_counted_in_the_cold_figure(work_dir, world, deployed,
@@ -176,8 +198,8 @@ def test_a_rollback_that_sagemaker_refuses_exits_14_naming_the_endpoints_state(w
     code, lines = run_release(release_argv(work_dir))
     text = "\n".join(lines)
     assert code == failures.EXIT_ROLLBACK_FAILED == 14, text
-    assert "call-time-dev: FAILED: UpdateEndpoint to call-time-dev-config-r1 was refused" in text
+    assert "call-time-dev: FAILED: UpdateEndpoint to call-time-config-r1 was refused" in text
     assert "aws sagemaker delete-endpoint --endpoint-name call-time-dev" in text
-    assert "embeddings-dev: ok: rolled back to embeddings-dev-config-r1" in text
+    assert "embeddings-dev: ok: rolled back to embeddings-config-r1" in text
     now = next(line for line in lines if line.startswith("now: "))
-    assert "call-time-dev Failed on config call-time-dev-config-r2" in now
+    assert "call-time-dev Failed on config call-time-config-r2" in now
