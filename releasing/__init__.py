@@ -9,6 +9,7 @@
     live.py       what SageMaker serves: describe, wait (boto3 waiters), verify against the stack's outputs
     smoke.py      inference.tools.check.run_checks against each endpoint
     rollback.py   each endpoint back to the config it served before the release, verified live
+    capacity.py   autoscaled provisioned concurrency, which every update resets, set back once verified
     retention.py  after a verified release: prune what lies beyond the last N releases (never the live one)
     summary.py    the closing table
     local.py      --local: serve each artifact with the local endpoint and smoke-test it, no Pulumi, no AWS

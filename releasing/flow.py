@@ -13,9 +13,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from inference.tools.check import Target
 
-from . import prepare, pulumi_ops, retention
+from . import capacity, prepare, pulumi_ops, retention
 from .failures import (
     EXIT_FAILED,
     EXIT_LOCKED,
@@ -101,8 +103,13 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
     sm = sagemaker_client(session)
     wait = wait_options(args)
     names = [e.endpoint_name for e in settings.endpoints]
+    scaled = capacity.autoscaled(settings)
     with stages.stage("record live state"):
         before = _record(sm, names, out)
+        capacity_before = {ep.name: capacity.provisioned(sm, ep.name) for ep in scaled}
+        for name, pcs in capacity_before.items():
+            if pcs:
+                out(f"  {name}: provisioned concurrency {pcs} (autoscaled; restored after the update)")
     failures: list[ReleaseFailure] = []
     declared: list[Declared] = []
     smoke: dict[str, SmokeResult] = {}
@@ -139,6 +146,14 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
                 outcomes[name] = o = rollback(sm, name, before.get(name), wait, out)
                 out(f"  {name}: {'ok' if o.ok else 'FAILED'}: {o.detail}")
                 if not o.ok:
+                    stage.fail()
+    if not failures and scaled:
+        with stages.stage("capacity") as stage:
+            for ep in scaled:
+                try:
+                    out(f"  {ep.name}: {capacity.restore(sm, ep, capacity_before.get(ep.name, {}), wait, out)}")
+                except (ReleaseFailure, ClientError, BotoCoreError) as e:  # the release stands; autoscaling adjusts
+                    out(f"  {ep.name}: provisioned concurrency not restored ({e}); autoscaling will adjust it")
                     stage.fail()
     if not failures:
         with stages.stage("retention"):

@@ -63,6 +63,9 @@ class FakeSageMaker:
     calls: list[tuple[str, dict]] = field(default_factory=list)
     # what the next CreateEndpoint / UpdateEndpoint of an endpoint does: "ok" | "rollback" | "fail" | "stuck"
     next_outcome: dict[str, str] = field(default_factory=dict)
+    # live provisioned concurrency of AllTraffic (what autoscaling set); UpdateEndpoint resets it to the new
+    # config's (none here), as SageMaker does without RetainAllVariantProperties
+    provisioned: dict[str, int] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------ control plane
     def moto(self, op: str, params: dict) -> tuple[int, dict]:
@@ -110,6 +113,15 @@ class FakeSageMaker:
             return error("ValidationException", f'Cannot update in-progress endpoint "{arn("endpoint", name)}".')
         outcome = self.next_outcome.pop(name, "ok")
         live.sequence = self._sequence(outcome, "Updating", old, config)
+        self.provisioned.pop(name, None)
+        return 200, {"EndpointArn": arn("endpoint", name)}
+
+    def _UpdateEndpointWeightsAndCapacities(self, params: dict) -> tuple[int, dict]:  # moto ignores serverless
+        name = params["EndpointName"]
+        for d in params["DesiredWeightsAndCapacities"]:
+            pc = (d.get("ServerlessUpdateConfig") or {}).get("ProvisionedConcurrency")
+            if pc is not None:
+                self.provisioned[name] = pc
         return 200, {"EndpointArn": arn("endpoint", name)}
 
     def _DescribeEndpoint(self, params: dict) -> tuple[int, dict]:
@@ -118,6 +130,10 @@ class FakeSageMaker:
         if status == 200 and live is not None:
             state, config, reason = live.advance()
             body.update(EndpointStatus=state, EndpointConfigName=config)
+            if params["EndpointName"] in self.provisioned:
+                for v in body.get("ProductionVariants", []):
+                    v.setdefault("CurrentServerlessConfig", {})["ProvisionedConcurrency"] = \
+                        self.provisioned[params["EndpointName"]]
             body.pop("FailureReason", None)
             if reason:
                 body["FailureReason"] = reason

@@ -4,6 +4,7 @@ what runs in which order, what is verified live, when it rolls back, and what it
 from __future__ import annotations
 
 import boto3
+import pytest
 import yaml
 from fake_sagemaker import FAILED_REASON, ROLLED_BACK_REASON
 from release_helpers import release_argv, run_release
@@ -51,6 +52,27 @@ def test_a_verified_release_prunes_what_lies_beyond_the_releases_kept(work_dir, 
     configs = {c["EndpointConfigName"] for c in sm.list_endpoint_configs()["EndpointConfigs"]}
     assert configs == {"embeddings-config-r2", "call-time-config-r2"}
     assert {m["ModelName"] for m in sm.list_models()["Models"]} == {"embeddings-model-r2", "call-time-model-r2"}
+
+
+@pytest.mark.parametrize(("live", "restored"), [(4, 4), (9, 5)], ids=["as it was", "held to max_capacity"])
+def test_autoscaled_provisioned_concurrency_survives_the_update(work_dir, world, deployed, pulumi_cli, live,
+                                                                 restored):
+    """The provider never sets RetainAllVariantProperties: the update resets what autoscaling set; the release
+    puts it back (within the scaling bounds) once the new version is verified."""
+    cfg = yaml.safe_load((work_dir / "Pulumi.dev.yaml").read_text())
+    ep = cfg["config"]["sls-endpoints:endpoints"][0]
+    ep["serverless"].update(provisioned_concurrency=2)
+    ep["scaling"] = {"min_capacity": 1, "max_capacity": 5}
+    (work_dir / "Pulumi.dev.yaml").write_text(yaml.safe_dump(cfg))
+    deployed.provisioned["embeddings-dev"] = live  # autoscaling had scaled out under load
+    code, lines = run_release(release_argv(work_dir))
+    assert code == failures.EXIT_OK, "\n".join(lines)
+    assert "capacity" in stage_lines(lines)
+    (call,) = deployed.ops("UpdateEndpointWeightsAndCapacities")
+    assert call[1]["DesiredWeightsAndCapacities"] == [
+        {"VariantName": "AllTraffic", "ServerlessUpdateConfig": {"ProvisionedConcurrency": restored}}]
+    assert deployed.provisioned["embeddings-dev"] == restored
+    assert any(f"provisioned concurrency back to {{'AllTraffic': {restored}}}" in line for line in lines)
 
 
 def test_a_failed_release_prunes_nothing(work_dir, world, deployed, pulumi_cli, tmp_path):
