@@ -1,4 +1,4 @@
-"""Autoscaled provisioned concurrency, kept across an update.
+"""Autoscaled variants through an update: their provisioned concurrency kept, their scaling out of the way.
 
 Why: pulumi-aws never sets UpdateEndpoint's RetainAllVariantProperties (API default false), so every update resets
 a variant's provisioned concurrency to the new config's value, undoing what Application Auto Scaling had set
@@ -6,6 +6,11 @@ under load: an endpoint scaled out to 8 drops back to the config's 2 in the midd
 records each autoscaled variant's live provisioned concurrency before `up` and, once the new version is
 verified, sets it back (within the scaling bounds) with UpdateEndpointWeightsAndCapacities, which changes
 serverless capacity without a new config; the autoscaler carries on from there.
+
+And: SageMaker refuses an UpdateEndpoint that changes an autoscaled variant's capacity (serverless <-> instances,
+provisioned concurrency on <-> off) while its scalable target is registered, but Pulumi updates the endpoint
+before it replaces the target that depends on it. When the plan replaces or deletes a scalable target, the
+release deregisters it first (`deregister_going`); `up` then registers the new one.
 """
 
 from __future__ import annotations
@@ -64,3 +69,24 @@ def restore(sm: Any, ep: Autoscaled, before: dict[str, int], wait: WaitOptions, 
     sm.update_endpoint_weights_and_capacities(EndpointName=ep.name, DesiredWeightsAndCapacities=changes)
     wait_in_service(sm, ep.name, wait)
     return f"provisioned concurrency back to {wanted} (the update had reset it to {now or 'none'})"
+
+
+def deregister_going(autoscaling: Any, settings: Any, targets: list[str], out: Out) -> list[str]:
+    """Deregister the live scalable target of each endpoint whose target (`<key>-scaling-target`) the plan replaces
+    or deletes; returns the resource ids deregistered."""
+    by_key = {ep.name: ep.endpoint_name for ep in settings.endpoints}
+    done = []
+    for target in targets:
+        key = target.removesuffix("-scaling-target")
+        name = by_key.get(key)
+        if name is None:
+            continue
+        resource = f"endpoint/{name}/variant/AllTraffic"
+        live = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource])
+        for t in live.get("ScalableTargets", []):
+            autoscaling.deregister_scalable_target(ServiceNamespace="sagemaker", ResourceId=resource,
+                                                   ScalableDimension=t["ScalableDimension"])
+            out(f"  {name}: deregistered its scalable target ({t['ScalableDimension']}) before the update changes "
+                "its capacity; `up` registers the new one")
+            done.append(resource)
+    return done

@@ -95,10 +95,11 @@ def _release(args: argparse.Namespace, stages: Stages, out: Out, confirm: Callab
             "y", "yes"):
         out("cancelled")
         return EXIT_USAGE
-    return _deploy(args, settings, stack, session, stages, out)
+    return _deploy(args, settings, stack, session, stages, out, plan)
 
 
-def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, stages: Stages, out: Out) -> int:
+def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, stages: Stages, out: Out,
+            plan: Plan | None = None) -> int:
     """record live state -> up -> verify -> smoke test; any failure from `up` on -> rollback; then the summary."""
     sm = sagemaker_client(session)
     wait = wait_options(args)
@@ -110,6 +111,10 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
         for name, pcs in capacity_before.items():
             if pcs:
                 out(f"  {name}: provisioned concurrency {pcs} (autoscaled; restored after the update)")
+    going = plan.scaling_targets_going if plan is not None else []
+    if going:
+        with stages.stage("scaling"):
+            capacity.deregister_going(session.client("application-autoscaling"), settings, going, out)
     failures: list[ReleaseFailure] = []
     declared: list[Declared] = []
     smoke: dict[str, SmokeResult] = {}

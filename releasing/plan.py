@@ -15,6 +15,7 @@ from typing import Any
 from .failures import EXIT_REFUSED, ReleaseFailure
 
 ENDPOINT_TYPE = "aws:sagemaker/endpoint:Endpoint"
+SCALING_TARGET_TYPE = "aws:appautoscaling/target:Target"
 DESTRUCTIVE = {"replace", "create-replacement", "delete-replaced", "delete"}
 
 
@@ -53,6 +54,12 @@ class Plan:
                 name = urn.rsplit("::", 1)[-1]
                 seen.setdefault(name, "delete" if op == "delete" else "replace")
         return sorted((op, name) for name, op in seen.items())
+
+    @property
+    def scaling_targets_going(self) -> list[str]:
+        """Logical names of the scalable targets the plan replaces or deletes (e.g. a capacity type change)."""
+        return sorted({urn.rsplit("::", 1)[-1] for op, typ, urn in self.steps
+                       if typ == SCALING_TARGET_TYPE and op in DESTRUCTIVE})
 
     def render(self) -> list[str]:
         counts = self.counts

@@ -64,6 +64,7 @@ def sagemaker(aws_env, monkeypatch, tmp_path) -> Iterator[FakeSageMaker]:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", url)
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", fake.moto_url)  # the artifact bucket, for retention
+        monkeypatch.setenv("AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING", fake.moto_url)  # scalable targets
         import boto3
 
         boto3.client("s3", endpoint_url=fake.moto_url).create_bucket(Bucket="b-1")  # the fake stack's bucket

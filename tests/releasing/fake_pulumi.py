@@ -54,6 +54,7 @@ class FakePulumi:
     whoami_error: Exception | None = None
     errors: dict[str, Exception] = field(default_factory=dict)  # operation -> raised
     plan_ops: dict[str, str] = field(default_factory=dict)  # endpoint key -> op of its Endpoint step
+    extra_steps: list[tuple[str, str, str]] = field(default_factory=list)  # more (op, type, name) in the plan
     destroy_result: str = "succeeded"
     # the provider's bug: after an update it believes done, it deletes the previous config (still serving after
     # SageMaker's rollback); the stack's retention of recent configs is what prevents this in the real program
@@ -106,6 +107,7 @@ class FakeStack:
                       ("create", "aws:sagemaker/endpointConfiguration:EndpointConfiguration", f"{key}-config"),
                       (w.plan_ops.get(key, "update"), ENDPOINT_TYPE, f"{key}-endpoint")]
         steps.append(("same", "aws:s3/bucketV2:BucketV2", "artifacts"))
+        steps += w.extra_steps
         for i, (op, typ, name) in enumerate(steps):
             meta = auto.StepEventMetadata(op=auto.OpType(op), urn=urn(w.stack, typ, name), type=typ, provider="")
             event = auto.EngineEvent(sequence=i, timestamp=0, resource_pre_event=auto.ResourcePreEvent(meta))

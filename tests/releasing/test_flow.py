@@ -75,6 +75,22 @@ def test_autoscaled_provisioned_concurrency_survives_the_update(work_dir, world,
     assert any(f"provisioned concurrency back to {{'AllTraffic': {restored}}}" in line for line in lines)
 
 
+def test_a_scalable_target_the_plan_replaces_is_deregistered_before_up(work_dir, world, deployed, pulumi_cli):
+    """SageMaker refuses to change an autoscaled variant's capacity while its target is registered, and Pulumi
+    would replace the target only after updating the endpoint: the release deregisters it first."""
+    aas = boto3.client("application-autoscaling")
+    rid = "endpoint/embeddings-dev/variant/AllTraffic"
+    # an instance endpoint moving to serverless (moto knows the instance-count dimension only)
+    aas.register_scalable_target(ServiceNamespace="sagemaker", ResourceId=rid, MinCapacity=1, MaxCapacity=5,
+                                 ScalableDimension="sagemaker:variant:DesiredInstanceCount")
+    world.extra_steps = [("replace", "aws:appautoscaling/target:Target", "embeddings-scaling-target")]
+    code, lines = run_release(release_argv(work_dir))
+    assert code == failures.EXIT_OK, "\n".join(lines)
+    assert stage_lines(lines).index("scaling") < stage_lines(lines).index("up")
+    assert aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[rid])["ScalableTargets"] == []
+    assert any("embeddings-dev: deregistered its scalable target" in line for line in lines)
+
+
 def test_a_failed_release_prunes_nothing(work_dir, world, deployed, pulumi_cli, tmp_path):
     cfg = yaml.safe_load((work_dir / "Pulumi.dev.yaml").read_text())
     cfg["config"]["sls-endpoints:releases_kept"] = 1
