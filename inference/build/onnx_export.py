@@ -63,8 +63,8 @@ def export_onnx(model_dir: Path, out_path: Path, *, opset: int = OPSET) -> list[
 # Knobs of the int8 recipe (each chosen against the quality gate: docs/int8-recipe.md). Changing one changes bytes.
 SMOOTH_ALPHA = 0.75         # SmoothQuant migration strength for LayerNorm-fed MatMuls
 SMOOTH_RATIO = 4.5          # ... applied where a LayerNorm output's largest channel >= 4.5 x its median one
-OUTLIER_CHANNELS = 16       # FFN intermediate channels computed in float, per split layer
-OUTLIER_RATIO = 3.75        # split a layer's FFN when its largest channel > 3.75 x the largest ordinary one
+OUTLIER_CHANNELS = 32       # FFN intermediate channels computed in float, per split layer
+OUTLIER_RATIO = 0.0         # split a layer's FFN when its largest channel > this x the largest ordinary one (0: all)
 WEIGHT_LEVELS = 63          # int8 weights on a grid of +-63 steps per output column (7-bit entropy)
 TABLE_STEP = 0.2            # embedding-table step = 0.2 x the row's standard deviation
 CALIBRATION_TEXTS = 300     # inference.build.corpus texts, with a seed the quality gate does not use
@@ -95,7 +95,7 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
                          _calibration_texts())
     smoothed = _smooth(model, smooth_targets, amax)
     split = _split_outliers(model, split_targets, amax)
-    tables = _int8_tables(model, tokenizer_file)
+    tables = _int8_tables(model, tokenizer_file, positions=_reachable_positions(Path(model_dir), config))
     _coarsen_weights(model)
     with tempfile.TemporaryDirectory(prefix="sls-int8-") as tmp:
         mid = Path(tmp) / "prepared.onnx"
@@ -113,6 +113,26 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
             "embedding_tables": tables,
             "calibration": {"texts": CALIBRATION_TEXTS, "corpus": "inference.build.corpus.generate_corpus",
                             "seed": CALIBRATION_SEED}}
+
+
+def _reachable_positions(model_dir: Path, config: dict) -> tuple[int, int] | None:
+    """(rows of the position table, rows a text can reach) or None when the model does not say.
+
+    The handler truncates every text to max_seq_length tokens; position ids run from 0 (BERT) or from the
+    padding index + 1 (RoBERTa / MPNet: at most padding index + max_seq_length), so the rows above cannot be
+    looked up.
+    """
+    import json
+
+    st_config = Path(model_dir) / "sentence_bert_config.json"
+    table = config.get("max_position_embeddings")
+    if not st_config.is_file() or not isinstance(table, int):
+        return None
+    max_len = json.loads(st_config.read_text()).get("max_seq_length")
+    if not isinstance(max_len, int):
+        return None
+    offset = int(config.get("pad_token_id") or 0) + 1 if config.get("model_type") in ("mpnet", "roberta") else 0
+    return table, min(table, max_len + offset)
 
 
 def _calibration_texts() -> list[str]:
@@ -362,13 +382,14 @@ def reachable_token_ids(tokenizer_file: Path) -> list[int]:
     return sorted(keep)
 
 
-def _int8_tables(model, tokenizer_file: Path) -> dict:
+def _int8_tables(model, tokenizer_file: Path, positions: tuple[int, int] | None = None) -> dict:
     """Embedding tables -> int8 rows with a float scale per row (Gather -> Cast -> Mul by the row's scale).
 
     Step = TABLE_STEP x the row's standard deviation (at least max|row|/127): every row gets the same relative
     precision, and gzip stores the codes at their entropy (~5 bits). The word table keeps only reachable rows
     (reachable_token_ids); input_ids are remapped by a Gather first, so every input the tokenizer can emit
-    looks up exactly the row it did before.
+    looks up exactly the row it did before. positions = (table rows, reachable rows): the position table (the
+    other table with that many rows) keeps its first reachable rows (_reachable_positions).
     """
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
@@ -392,6 +413,8 @@ def _int8_tables(model, tokenizer_file: Path) -> dict:
             _set_init(model, f"{base}_remap", remap)
             nodes.append(helper.make_node("Gather", [f"{base}_remap", ids], [f"{base}_ids"], name=f"{base}_remap"))
             ids, w = f"{base}_ids", w[rows]
+        elif positions is not None and w.shape[0] == positions[0]:
+            w = w[:positions[1]]  # a larger position id cannot occur (Gather would fail loudly, never look up junk)
         scale = np.maximum(w.std(axis=1) * TABLE_STEP, np.abs(w).max(axis=1) / 127)
         scale = np.maximum(scale, 1e-12).astype(np.float32)
         codes = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
@@ -449,3 +472,4 @@ def _quantize_matmuls(src: Path, dst: Path) -> None:
     out.ir_version = min(out.ir_version, IR_VERSION)
     onnx.checker.check_model(out)
     onnx.save(out, str(dst))
+

@@ -108,7 +108,7 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
     assert ops.count("SkipLayerNormalization") == 12
     assert "MatMulNBits" not in ops  # the vendored onnxruntime 1.20 has no 8-bit kernel for it
     split = settings["matmul"]["float_outlier_channels"]["layers"]
-    assert split == [0, 1, 2]  # MiniLM's layers 3-5 have no channel 3.75x above the rest (module docstring)
+    assert split == [0, 1, 2, 3, 4, 5]  # every FFN: one-word texts need layers 3-5 split too (docs/int8-recipe.md)
     floats = [n for n in graph.node if n.op_type == "MatMul" and n.name.endswith("_float")]
     assert len(floats) == 2 * len(split)  # each split layer: a float up- and down-projection of its outliers
     halves = {i.name: tuple(i.dims) for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT16}
@@ -122,6 +122,8 @@ def test_int8_is_deterministic_small_and_runs_every_weight_matmul_on_u8s8_kernel
     int8_tables = {tuple(i.dims) for i in graph.initializer if i.data_type == int8 and len(i.dims) == 2}
     word = settings["embedding_tables"]["inner.embeddings.word_embeddings.weight"]
     assert (word["rows"], 384) in int8_tables and word["of"] == 30522
+    positions = settings["embedding_tables"]["inner.embeddings.position_embeddings.weight"]
+    assert (positions["rows"], positions["of"]) == (256, 512)  # max_seq_length 256: no text reaches row 256
     assert not [i for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT and len(i.dims) == 2
                 and i.dims[0] >= 512]  # no float table or float weight matrix left, but the outlier rows
 
