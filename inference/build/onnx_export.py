@@ -70,6 +70,14 @@ TABLE_STEP = 0.2            # embedding-table step = 0.2 x the row's standard de
 CALIBRATION_TEXTS = 300     # inference.build.corpus texts, with a seed the quality gate does not use
 CALIBRATION_SEED = 20251125
 _FLOAT = 1  # onnx.TensorProto.FLOAT
+# model_type -> what the fusion gives on its graph (checked per build by _check_graph). BERT: Attention with
+# packed q/k/v (-> QAttention); MPNet adds a relative position bias to the attention scores, which the
+# Attention fusion does not match, so q/k/v stay three MatMuls (-> DynamicQuantizeMatMul); both get
+# SkipLayerNormalization and FastGelu.
+INT8_ARCHITECTURES = {
+    "bert": "Attention, SkipLayerNormalization, FastGelu",
+    "mpnet": "q/k/v MatMuls (relative position bias), SkipLayerNormalization, FastGelu",
+}
 
 
 def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
@@ -82,14 +90,20 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
     import onnx
 
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    missing = [k for k in ("num_attention_heads", "hidden_size") if not isinstance(config.get(k), int)]
+    arch = config.get("model_type")
+    if arch not in INT8_ARCHITECTURES:
+        raise ValueError(f"the onnx-int8 recipe does not know architecture {arch!r} "
+                         f"({Path(model_dir) / 'config.json'} model_type); it knows "
+                         f"{', '.join(INT8_ARCHITECTURES)}. Build this model with --runtime onnx or torch")
+    missing = [k for k in ("num_attention_heads", "hidden_size", "num_hidden_layers")
+               if not isinstance(config.get(k), int)]
     if missing:
-        raise ValueError(f"onnx-int8 needs a BERT-style encoder config; {Path(model_dir) / 'config.json'} "
-                         f"(model_type {config.get('model_type')!r}) has no integer {', '.join(missing)}: "
-                         "build this model with --runtime onnx or torch")
+        raise ValueError(f"onnx-int8 needs {', '.join(missing)} (integers) in {Path(model_dir) / 'config.json'} "
+                         f"(model_type {arch!r}): build this model with --runtime onnx or torch")
     tokenizer_file = Path(model_dir) / "tokenizer.json"
     model = _fuse(src, num_heads=config["num_attention_heads"], hidden_size=config["hidden_size"])
     smooth_targets, split_targets = _layernorm_fed(model), _gelu_fed(model)
+    _check_graph(model, arch, config["num_hidden_layers"], smooth_targets, split_targets)
     # One calibration pass for both steps: smoothing is exact in float, so it leaves the GELU outputs alone.
     amax = _input_absmax(model, sorted({n.input[0] for n in smooth_targets + split_targets}), tokenizer_file,
                          _calibration_texts())
@@ -101,8 +115,9 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
         mid = Path(tmp) / "prepared.onnx"
         onnx.save(model, str(mid))
         _quantize_matmuls(mid, Path(dst))
-    return {"fusion": "onnxruntime.transformers.optimizer (bert: Attention, SkipLayerNormalization, BiasGelu; "
-                      "embedding LayerNorm left unfused so the tables stay quantizable)",
+    return {"architecture": arch,
+            "fusion": "onnxruntime.transformers.optimizer (" + INT8_ARCHITECTURES[arch] + "; embedding LayerNorm "
+                      "left unfused so the tables stay quantizable)",
             "matmul": {"method": "onnxruntime.quantization.quantize_dynamic (QAttention, DynamicQuantizeMatMul: "
                                  "uint8 activations per tensor at run time, int8 weights per output column, "
                                  "7-bit range)",
@@ -113,6 +128,24 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
             "embedding_tables": tables,
             "calibration": {"texts": CALIBRATION_TEXTS, "corpus": "inference.build.corpus.generate_corpus",
                             "seed": CALIBRATION_SEED}}
+
+
+def _check_graph(model, arch: str, layers: int, layernorm_fed: list, gelu_fed: list) -> None:
+    """Every recipe step must find its targets in this architecture's graph, one per layer; else say which.
+
+    The steps find their targets by graph structure (a weight MatMul fed by a LayerNorm, by a GELU), not by
+    node names, so a graph the fusions did not match shows up here as a count, naming the architecture.
+    """
+    projections = sum(3 if n.op_type == "Attention" else 1 for n in _weight_matmuls(model))
+    found = {"weight MatMuls (q, k, v, attention output, FFN up, FFN down per layer)": (projections, 6 * layers),
+             "LayerNorm-fed MatMuls (at least the FFN up-projection per layer)": (len(layernorm_fed), layers),
+             "GELU-fed MatMuls (the FFN down-projection per layer)": (len(gelu_fed), layers)}
+    wrong = [f"{what}: found {got}, expected {'at least ' if 'at least' in what else ''}{want}"
+             for what, (got, want) in found.items()
+             if got < want or (got != want and "at least" not in what)]
+    if wrong:
+        raise ValueError(f"the onnx-int8 recipe does not match the {arch} graph of this model ({layers} layers): "
+                         f"{'; '.join(wrong)}. Build it with --runtime onnx or torch")
 
 
 def _reachable_positions(model_dir: Path, config: dict) -> tuple[int, int] | None:
@@ -308,11 +341,14 @@ def _split_outliers(model, targets: list, amax: dict, *, half: bool = True) -> l
         nodes[nodes.index(up):nodes.index(up) + 1] = replacement
         nodes.remove(gelu)
         nodes.remove(down)
-        for name in {up.input[1], down.input[1], *gelu.input[1:]} - {""}:
-            model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == name))
         split.append(i)
     del model.graph.node[:]
     model.graph.node.extend(nodes)
+    # the replaced weights, unless another node shares them (an exporter merges identical initializers, e.g.
+    # the all-zero biases of a freshly initialised model)
+    used = {x for n in model.graph.node for x in n.input}
+    for init in [t for t in model.graph.initializer if t.name not in used]:
+        model.graph.initializer.remove(init)
     return split
 
 
@@ -465,10 +501,14 @@ def _quantize_matmuls(src: Path, dst: Path) -> None:
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # "consider pre-processing" noise
     model = onnx.load(str(src))
     names = [n.name for n in _weight_matmuls(model) if not n.name.endswith("_float")]
+    left = {n.name for n in model.graph.node}
     quantize_dynamic(str(src), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
                      op_types_to_quantize=["MatMul", "Attention"], nodes_to_quantize=names,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     out = onnx.load(str(dst))
+    float_left = sorted(left & {n.name for n in out.graph.node if n.op_type in ("MatMul", "Attention")} & set(names))
+    if float_left:
+        raise ValueError(f"quantize_dynamic left {len(float_left)} weight MatMuls in float ({float_left[:3]} ...)")
     out.ir_version = min(out.ir_version, IR_VERSION)
     onnx.checker.check_model(out)
     onnx.save(out, str(dst))
