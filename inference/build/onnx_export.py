@@ -151,9 +151,8 @@ def _check_graph(model, arch: str, layers: int, layernorm_fed: list, gelu_fed: l
 def _reachable_positions(model_dir: Path, config: dict) -> tuple[int, int] | None:
     """(rows of the position table, rows a text can reach) or None when the model does not say.
 
-    The handler truncates every text to max_seq_length tokens; position ids run from 0 (BERT) or from the
-    padding index + 1 (RoBERTa / MPNet: at most padding index + max_seq_length), so the rows above cannot be
-    looked up.
+    The handler truncates every text to max_seq_length tokens; position ids run from 0 (BERT) or from 2
+    (RoBERTa / MPNet: padding index 1, + 1), so the rows above cannot be looked up.
     """
     import json
 
@@ -164,7 +163,9 @@ def _reachable_positions(model_dir: Path, config: dict) -> tuple[int, int] | Non
     max_len = json.loads(st_config.read_text()).get("max_seq_length")
     if not isinstance(max_len, int):
         return None
-    offset = int(config.get("pad_token_id") or 0) + 1 if config.get("model_type") in ("mpnet", "roberta") else 0
+    # transformers' MPNet / RoBERTa embeddings count positions from padding index 1 (MPNet hard-codes it): a text
+    # of n tokens looks up rows 2 .. n + 1
+    offset = 2 if config.get("model_type") in ("mpnet", "roberta") else 0
     return table, min(table, max_len + offset)
 
 
