@@ -284,5 +284,8 @@ def test_pruned_vocabulary_keeps_every_id_the_tokenizer_emits() -> None:
 
 def test_int8_refuses_a_config_it_cannot_fuse_and_says_what_to_use(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "distilbert", "n_heads": 12, "dim": 768}')
-    with pytest.raises(ValueError, match=r"distilbert.*num_attention_heads, hidden_size.*--runtime onnx"):
+    with pytest.raises(ValueError, match=r"does not know architecture 'distilbert'.*--runtime onnx or torch"):
+        quantize_int8(tmp_path / "unused.onnx", tmp_path / "out.onnx", model_dir=tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "bert", "hidden_size": 384}')  # a known one, incomplete
+    with pytest.raises(ValueError, match=r"needs num_attention_heads, num_hidden_layers .*'bert'.*--runtime onnx"):
         quantize_int8(tmp_path / "unused.onnx", tmp_path / "out.onnx", model_dir=tmp_path)
