@@ -550,3 +550,9 @@ def test_the_loaded_session_runs_on_the_capped_thread_count(model_dir: Path, mod
     assert model.session.get_session_options().intra_op_num_threads == handler._cpu_count()
     texts = ["one thread or two", "the same vector"]
     np.testing.assert_allclose(one.embed(texts)[0], model.embed(texts)[0], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_default_int8_artifact_stays_under_25_megabytes(artifact_tar: Path) -> None:
+    assert read_manifest(artifact_tar).runtime == "onnx-int8"
+    assert artifact_tar.stat().st_size < 25_000_000  # the artifact-size target (docs/benchmark-notes.md)
