@@ -170,7 +170,7 @@ def _run(model, feeds: dict[str, np.ndarray]) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_outlier_split_is_exact_in_float_and_splits_only_layers_with_a_dominant_channel(fused) -> None:
+def test_outlier_split_is_exact_in_float_and_splits_every_ffn_by_default(fused) -> None:
     import onnx
 
     from inference.build.onnx_export import _split_outliers
@@ -183,9 +183,9 @@ def test_outlier_split_is_exact_in_float_and_splits_only_layers_with_a_dominant_
     for half in (False, True):
         split_model = onnx.ModelProto()
         split_model.CopyFrom(model)
-        assert _split_outliers(split_model, downs, amax, half=half) == [0, 1, 2]
+        assert _split_outliers(split_model, downs, amax, half=half) == [0, 1, 2, 3, 4, 5]  # OUTLIER_RATIO 0
         ops = [n.op_type for n in split_model.graph.node]
-        assert ops.count("FastGelu") == 6 + 3 and "Gather" not in set(ops) - {n.op_type for n in model.graph.node}
+        assert ops.count("FastGelu") == 6 + 6 and "Gather" not in set(ops) - {n.op_type for n in model.graph.node}
         got = _run(split_model, feeds)
         if not half:  # float32 weights: the same function, up to float rounding
             assert np.abs(got - want)[real].max() < 1e-4
@@ -252,12 +252,11 @@ def test_int8_embeddings_match_the_float_graph_closely_on_unseen_texts(exported,
 
     texts = ["🙂", "A completely ordinary sentence about the weather.", "SELECT * FROM t WHERE id = 42;",
              "Ceci n'est pas une pipe, c'est une phrase en français.", "x " * 300]
-    feeds = _batch(texts)
-    mask = feeds["attention_mask"][:, :, None].astype(np.float32)
     pooled = []
     for path in (exported[0], quantized[0]):
-        hidden = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-        v = (hidden * mask).sum(axis=1) / mask.sum(axis=1)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        # one text per call, as the handler runs int8 (activation scales are per call)
+        v = np.array([session.run(None, _batch([t]))[0][0].mean(axis=0) for t in texts])
         pooled.append(v / np.linalg.norm(v, axis=1, keepdims=True))
     cosines = (pooled[0] * pooled[1]).sum(axis=1)
     assert cosines.min() > 0.98, cosines
