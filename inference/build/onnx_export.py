@@ -308,9 +308,10 @@ def _split_outliers(model, targets: list, amax: dict, *, half: bool = True) -> l
     FFN(x) = gelu(x Wu + bu) Wd. A few intermediate channels (after GELU) reach ~5x the range of every other
     one, and a per-tensor uint8 activation would spend its range on them. Splitting the FFN by intermediate
     channel is exact in float: gelu(x Wu[:, k] + bu[k]) Wd[k] (int8) + gelu(x Wu[:, o] + bu[o]) Wd[o] (float,
-    a [., 384] x [384, 16] and a [., 16] x [16, 384] product) -- LLM.int8()'s decomposition with calibrated,
-    fixed channels, without a mask or gather pass over the [., 1536] activations. Only layers whose largest
-    channel exceeds OUTLIER_RATIO x the largest ordinary one are split (each split adds small kernels). The
+    for MiniLM a [., 384] x [384, 32] and a [., 32] x [32, 384] product) -- LLM.int8()'s decomposition with
+    calibrated, fixed channels, without a mask or gather pass over the [., 1536] activations. Only layers whose
+    largest channel exceeds OUTLIER_RATIO x the largest ordinary one are split (0: every layer, which one-word
+    texts need: docs/int8-recipe.md, "Short inputs"). The
     float weights are stored as float16 (half=True) behind a Cast, which onnxruntime folds at load (a smaller
     artifact). Returns the indices of the layers split.
     """
