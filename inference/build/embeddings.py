@@ -227,7 +227,13 @@ def build_embeddings(
     """Build out_dir/model.tar.gz; raises BuildError (bad input / failed gate) with what to change."""
     from inference.build.corpus import DEFAULT_SIZE, generate_corpus
     from inference.build.hub import resolve_model
-    from inference.build.quality import QualityGateError, check_gate, compare, reference_embeddings
+    from inference.build.quality import (
+        QualityGateError,
+        check_gate,
+        compare,
+        reference_embeddings,
+        token_counts,
+    )
     from inference.build.vendor import vendor
 
     if runtime not in EMBEDDING_RUNTIMES:
@@ -291,7 +297,8 @@ def build_embeddings(
         log(f"quality gate: {len(texts)} texts, sentence-transformers reference vs the built handler ...")
         candidate, computed_with = _candidate_embeddings(stage, runtime, target, texts, int(max_batch), vendored,
                                                          log)
-        report = compare(reference_embeddings(src, texts), candidate)
+        report = compare(reference_embeddings(src, texts), candidate,
+                         counts=token_counts(src / "tokenizer.json", texts))  # + figures per input class
         log(report.summary())
         log("quality gate computed with " + ", ".join(f"{k} {v}" for k, v in computed_with.items()))
         try:

@@ -63,13 +63,21 @@ def export_onnx(model_dir: Path, out_path: Path, *, opset: int = OPSET) -> list[
 # Knobs of the int8 recipe (each chosen against the quality gate: docs/int8-recipe.md). Changing one changes bytes.
 SMOOTH_ALPHA = 0.75         # SmoothQuant migration strength for LayerNorm-fed MatMuls
 SMOOTH_RATIO = 4.5          # ... applied where a LayerNorm output's largest channel >= 4.5 x its median one
-OUTLIER_CHANNELS = 16       # FFN intermediate channels computed in float, per split layer
-OUTLIER_RATIO = 3.75        # split a layer's FFN when its largest channel > 3.75 x the largest ordinary one
+OUTLIER_CHANNELS = 32       # FFN intermediate channels computed in float, per split layer
+OUTLIER_RATIO = 0.0         # split a layer's FFN when its largest channel > this x the largest ordinary one (0: all)
 WEIGHT_LEVELS = 63          # int8 weights on a grid of +-63 steps per output column (7-bit entropy)
 TABLE_STEP = 0.2            # embedding-table step = 0.2 x the row's standard deviation
 CALIBRATION_TEXTS = 300     # inference.build.corpus texts, with a seed the quality gate does not use
 CALIBRATION_SEED = 20251125
 _FLOAT = 1  # onnx.TensorProto.FLOAT
+# model_type -> what the fusion gives on its graph (checked per build by _check_graph). BERT: Attention with
+# packed q/k/v (-> QAttention); MPNet adds a relative position bias to the attention scores, which the
+# Attention fusion does not match, so q/k/v stay three MatMuls (-> DynamicQuantizeMatMul); both get
+# SkipLayerNormalization and FastGelu.
+INT8_ARCHITECTURES = {
+    "bert": "Attention, SkipLayerNormalization, FastGelu",
+    "mpnet": "q/k/v MatMuls (relative position bias), SkipLayerNormalization, FastGelu",
+}
 
 
 def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
@@ -82,27 +90,34 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
     import onnx
 
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    missing = [k for k in ("num_attention_heads", "hidden_size") if not isinstance(config.get(k), int)]
+    arch = config.get("model_type")
+    if arch not in INT8_ARCHITECTURES:
+        raise ValueError(f"the onnx-int8 recipe does not know architecture {arch!r} "
+                         f"({Path(model_dir) / 'config.json'} model_type); it knows "
+                         f"{', '.join(INT8_ARCHITECTURES)}. Build this model with --runtime onnx or torch")
+    missing = [k for k in ("num_attention_heads", "hidden_size", "num_hidden_layers")
+               if not isinstance(config.get(k), int)]
     if missing:
-        raise ValueError(f"onnx-int8 needs a BERT-style encoder config; {Path(model_dir) / 'config.json'} "
-                         f"(model_type {config.get('model_type')!r}) has no integer {', '.join(missing)}: "
-                         "build this model with --runtime onnx or torch")
+        raise ValueError(f"onnx-int8 needs {', '.join(missing)} (integers) in {Path(model_dir) / 'config.json'} "
+                         f"(model_type {arch!r}): build this model with --runtime onnx or torch")
     tokenizer_file = Path(model_dir) / "tokenizer.json"
     model = _fuse(src, num_heads=config["num_attention_heads"], hidden_size=config["hidden_size"])
     smooth_targets, split_targets = _layernorm_fed(model), _gelu_fed(model)
+    _check_graph(model, arch, config["num_hidden_layers"], smooth_targets, split_targets)
     # One calibration pass for both steps: smoothing is exact in float, so it leaves the GELU outputs alone.
     amax = _input_absmax(model, sorted({n.input[0] for n in smooth_targets + split_targets}), tokenizer_file,
                          _calibration_texts())
     smoothed = _smooth(model, smooth_targets, amax)
     split = _split_outliers(model, split_targets, amax)
-    tables = _int8_tables(model, tokenizer_file)
+    tables = _int8_tables(model, tokenizer_file, positions=_reachable_positions(Path(model_dir), config))
     _coarsen_weights(model)
     with tempfile.TemporaryDirectory(prefix="sls-int8-") as tmp:
         mid = Path(tmp) / "prepared.onnx"
         onnx.save(model, str(mid))
         _quantize_matmuls(mid, Path(dst))
-    return {"fusion": "onnxruntime.transformers.optimizer (bert: Attention, SkipLayerNormalization, BiasGelu; "
-                      "embedding LayerNorm left unfused so the tables stay quantizable)",
+    return {"architecture": arch,
+            "fusion": "onnxruntime.transformers.optimizer (" + INT8_ARCHITECTURES[arch] + "; embedding LayerNorm "
+                      "left unfused so the tables stay quantizable)",
             "matmul": {"method": "onnxruntime.quantization.quantize_dynamic (QAttention, DynamicQuantizeMatMul: "
                                  "uint8 activations per tensor at run time, int8 weights per output column, "
                                  "7-bit range)",
@@ -113,6 +128,45 @@ def quantize_int8(src: Path, dst: Path, *, model_dir: Path) -> dict:
             "embedding_tables": tables,
             "calibration": {"texts": CALIBRATION_TEXTS, "corpus": "inference.build.corpus.generate_corpus",
                             "seed": CALIBRATION_SEED}}
+
+
+def _check_graph(model, arch: str, layers: int, layernorm_fed: list, gelu_fed: list) -> None:
+    """Every recipe step must find its targets in this architecture's graph, one per layer; else say which.
+
+    The steps find their targets by graph structure (a weight MatMul fed by a LayerNorm, by a GELU), not by
+    node names, so a graph the fusions did not match shows up here as a count, naming the architecture.
+    """
+    projections = sum(3 if n.op_type == "Attention" else 1 for n in _weight_matmuls(model))
+    found = {"weight MatMuls (q, k, v, attention output, FFN up, FFN down per layer)": (projections, 6 * layers),
+             "LayerNorm-fed MatMuls (at least the FFN up-projection per layer)": (len(layernorm_fed), layers),
+             "GELU-fed MatMuls (the FFN down-projection per layer)": (len(gelu_fed), layers)}
+    wrong = [f"{what}: found {got}, expected {'at least ' if 'at least' in what else ''}{want}"
+             for what, (got, want) in found.items()
+             if got < want or (got != want and "at least" not in what)]
+    if wrong:
+        raise ValueError(f"the onnx-int8 recipe does not match the {arch} graph of this model ({layers} layers): "
+                         f"{'; '.join(wrong)}. Build it with --runtime onnx or torch")
+
+
+def _reachable_positions(model_dir: Path, config: dict) -> tuple[int, int] | None:
+    """(rows of the position table, rows a text can reach) or None when the model does not say.
+
+    The handler truncates every text to max_seq_length tokens; position ids run from 0 (BERT) or from 2
+    (RoBERTa / MPNet: padding index 1, + 1), so the rows above cannot be looked up.
+    """
+    import json
+
+    st_config = Path(model_dir) / "sentence_bert_config.json"
+    table = config.get("max_position_embeddings")
+    if not st_config.is_file() or not isinstance(table, int):
+        return None
+    max_len = json.loads(st_config.read_text()).get("max_seq_length")
+    if not isinstance(max_len, int):
+        return None
+    # transformers' MPNet / RoBERTa embeddings count positions from padding index 1 (MPNet hard-codes it): a text
+    # of n tokens looks up rows 2 .. n + 1
+    offset = 2 if config.get("model_type") in ("mpnet", "roberta") else 0
+    return table, min(table, max_len + offset)
 
 
 def _calibration_texts() -> list[str]:
@@ -254,9 +308,10 @@ def _split_outliers(model, targets: list, amax: dict, *, half: bool = True) -> l
     FFN(x) = gelu(x Wu + bu) Wd. A few intermediate channels (after GELU) reach ~5x the range of every other
     one, and a per-tensor uint8 activation would spend its range on them. Splitting the FFN by intermediate
     channel is exact in float: gelu(x Wu[:, k] + bu[k]) Wd[k] (int8) + gelu(x Wu[:, o] + bu[o]) Wd[o] (float,
-    a [., 384] x [384, 16] and a [., 16] x [16, 384] product) -- LLM.int8()'s decomposition with calibrated,
-    fixed channels, without a mask or gather pass over the [., 1536] activations. Only layers whose largest
-    channel exceeds OUTLIER_RATIO x the largest ordinary one are split (each split adds small kernels). The
+    for MiniLM a [., 384] x [384, 32] and a [., 32] x [32, 384] product) -- LLM.int8()'s decomposition with
+    calibrated, fixed channels, without a mask or gather pass over the [., 1536] activations. Only layers whose
+    largest channel exceeds OUTLIER_RATIO x the largest ordinary one are split (0: every layer, which one-word
+    texts need: docs/int8-recipe.md, "Short inputs"). The
     float weights are stored as float16 (half=True) behind a Cast, which onnxruntime folds at load (a smaller
     artifact). Returns the indices of the layers split.
     """
@@ -288,11 +343,14 @@ def _split_outliers(model, targets: list, amax: dict, *, half: bool = True) -> l
         nodes[nodes.index(up):nodes.index(up) + 1] = replacement
         nodes.remove(gelu)
         nodes.remove(down)
-        for name in {up.input[1], down.input[1], *gelu.input[1:]} - {""}:
-            model.graph.initializer.remove(next(t for t in model.graph.initializer if t.name == name))
         split.append(i)
     del model.graph.node[:]
     model.graph.node.extend(nodes)
+    # the replaced weights, unless another node shares them (an exporter merges identical initializers, e.g.
+    # the all-zero biases of a freshly initialised model)
+    used = {x for n in model.graph.node for x in n.input}
+    for init in [t for t in model.graph.initializer if t.name not in used]:
+        model.graph.initializer.remove(init)
     return split
 
 
@@ -362,13 +420,14 @@ def reachable_token_ids(tokenizer_file: Path) -> list[int]:
     return sorted(keep)
 
 
-def _int8_tables(model, tokenizer_file: Path) -> dict:
+def _int8_tables(model, tokenizer_file: Path, positions: tuple[int, int] | None = None) -> dict:
     """Embedding tables -> int8 rows with a float scale per row (Gather -> Cast -> Mul by the row's scale).
 
     Step = TABLE_STEP x the row's standard deviation (at least max|row|/127): every row gets the same relative
     precision, and gzip stores the codes at their entropy (~5 bits). The word table keeps only reachable rows
     (reachable_token_ids); input_ids are remapped by a Gather first, so every input the tokenizer can emit
-    looks up exactly the row it did before.
+    looks up exactly the row it did before. positions = (table rows, reachable rows): the position table (the
+    other table with that many rows) keeps its first reachable rows (_reachable_positions).
     """
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
@@ -392,6 +451,8 @@ def _int8_tables(model, tokenizer_file: Path) -> dict:
             _set_init(model, f"{base}_remap", remap)
             nodes.append(helper.make_node("Gather", [f"{base}_remap", ids], [f"{base}_ids"], name=f"{base}_remap"))
             ids, w = f"{base}_ids", w[rows]
+        elif positions is not None and w.shape[0] == positions[0]:
+            w = w[:positions[1]]  # a larger position id cannot occur (Gather would fail loudly, never look up junk)
         scale = np.maximum(w.std(axis=1) * TABLE_STEP, np.abs(w).max(axis=1) / 127)
         scale = np.maximum(scale, 1e-12).astype(np.float32)
         codes = np.clip(np.rint(w / scale[:, None]), -127, 127).astype(np.int8)
@@ -442,10 +503,15 @@ def _quantize_matmuls(src: Path, dst: Path) -> None:
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # "consider pre-processing" noise
     model = onnx.load(str(src))
     names = [n.name for n in _weight_matmuls(model) if not n.name.endswith("_float")]
+    left = {n.name for n in model.graph.node}
     quantize_dynamic(str(src), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
                      op_types_to_quantize=["MatMul", "Attention"], nodes_to_quantize=names,
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     out = onnx.load(str(dst))
+    float_left = sorted(left & {n.name for n in out.graph.node if n.op_type in ("MatMul", "Attention")} & set(names))
+    if float_left:
+        raise ValueError(f"quantize_dynamic left {len(float_left)} weight MatMuls in float ({float_left[:3]} ...)")
     out.ir_version = min(out.ir_version, IR_VERSION)
     onnx.checker.check_model(out)
     onnx.save(out, str(dst))
+

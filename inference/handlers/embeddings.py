@@ -14,10 +14,15 @@ Choices:
   ~1 GB. The torch runtime uses the image's torch + transformers AutoModel with the same tokenisation and
   pooling code (the HF image does not ship sentence-transformers).
 - Tokenisation with `tokenizers` (tokenizer.json), truncated to max_seq_length (sentence_bert_config.json,
-  special tokens included, as sentence-transformers does). Texts run shortest-first in chunks, each padded
-  to its own longest text; the chunk boundaries minimise padded tokens + CHUNK_OVERHEAD per encoder call
-  (plan_chunks), with at most TOKEN_BUDGET padded tokens per call: little padding, few calls, and peak
-  memory bounded whatever the batch.
+  special tokens included, as sentence-transformers does). torch / onnx: texts run shortest-first in chunks,
+  each padded to its own longest text; the chunk boundaries minimise padded tokens + CHUNK_OVERHEAD per
+  encoder call (plan_chunks), with at most TOKEN_BUDGET padded tokens per call: little padding, few calls,
+  and peak memory bounded whatever the batch.
+- onnx-int8 runs every text in an encoder call of its own: its kernels quantize activations with one scale
+  per call, computed over the whole padded input, so a text sharing a call would get a vector that depends on
+  its batch-mates and on padding (cosine 0.984 for `lol` after seven other sentences). A batch runs its texts
+  on one-thread sessions, one per vCPU, in parallel: as fast as padded chunks on two threads
+  (docs/int8-recipe.md, "Batch-mates").
 - onnxruntime session tuned for 1-2 vCPU serverless hosts: intra-op threads = the CPUs this process may
   use (affinity, capped by a cgroup CPU quota and by OMP_NUM_THREADS when the endpoint's environment sets
   it: the thread knob in AWS's table of tunable variables for SageMaker containers,
@@ -39,6 +44,7 @@ import json
 import math
 import os
 import sys
+import threading
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if __package__:  # imported as inference.handlers.embeddings (build-time quality gate, tests)
@@ -181,18 +187,26 @@ class EmbeddingModel:
                 raise ValueError(f"{model['file']} takes inputs {self.input_names}; this handler feeds input_ids, "
                                  "attention_mask and optionally token_type_ids")
         self._type_ids = "token_type_ids" in self.input_names
+        self._threads = threads
+        # onnx-int8 batches: a one-thread session shared by `threads` workers, made at the first batch (a second
+        # session would double model_fn's time, which a cold start pays; batch-1 requests never need it)
+        self._model_path = None if self.runtime == "torch" else os.path.join(model_dir, model["file"])
+        self._pool_lock = threading.Lock()
+        self._workers = None
 
     def embed(self, texts: list[str]):
         """(float32 array [len(texts), dimensions], [truncated?] per text).
 
-        Texts are run shortest-first in the chunks plan_chunks picks, each padded to its own longest text:
-        padding is wasted work, and TOKEN_BUDGET bounds peak memory (attention is rows x length^2) whatever
-        the batch size. (int8 activations are quantized per encoder call, so a vector depends slightly on the
-        texts computed alongside it: cosine ~0.998 between a text alone and in a batch; fp32 does not.)
+        torch / onnx: texts are run shortest-first in the chunks plan_chunks picks, each padded to its own
+        longest text: padding is wasted work, and TOKEN_BUDGET bounds peak memory (attention is rows x
+        length^2) whatever the batch size. onnx-int8: one encoder call per text (_embed_each), so that a
+        text's vector never depends on the texts sent with it.
         """
         np = self._np
         if len(texts) == 1:
             return self._embed_one(texts[0])
+        if self.runtime == "onnx-int8":
+            return self._embed_each(texts)
         encodings = self.tokenizer.encode_batch(texts)
         truncated = [bool(e.overflowing) for e in encodings]
         # (length, text): the same texts form the same chunks, in the same row order, whatever the input order
@@ -212,13 +226,17 @@ class EmbeddingModel:
         padding or mask arithmetic, and as few numpy calls as its pooling needs. encode() stays on this thread:
         encode_batch wakes the tokenizer's thread pool, whose spinning workers compete with onnxruntime's for
         the same 1-2 vCPUs."""
-        np = self._np
         encoding = self.tokenizer.encode(text)
+        return self._vector(encoding, self._hidden)[None, :], [bool(encoding.overflowing)]
+
+    def _vector(self, encoding, hidden_of):
+        """The pooled (normalised) vector of one unpadded encoding; hidden_of(feeds) runs the encoder."""
+        np = self._np
         ids = np.array([encoding.ids], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}  # one unpadded text: every token is real
         if self._type_ids:
             feeds["token_type_ids"] = np.array([encoding.type_ids], dtype=np.int64)
-        hidden = self._hidden(feeds)[0]  # [tokens, dimensions], ours to modify
+        hidden = hidden_of(feeds)[0]  # [tokens, dimensions], ours to modify
         if self.pooling == "cls":
             vector = hidden[0]
         elif self.pooling == "max":
@@ -229,7 +247,49 @@ class EmbeddingModel:
                 vector *= 1 / (len(hidden) if self.pooling == "mean" else len(hidden) ** 0.5)
         if self.normalize:
             vector *= 1 / max(math.sqrt(vector @ vector), 1e-12)
-        return vector[None, :], [bool(encoding.overflowing)]
+        return vector
+
+    def _embed_each(self, texts: list[str]):
+        """Every text in an encoder call of its own, on the batch workers (see _batch_workers)."""
+        np = self._np
+        encodings = self.tokenizer.encode_batch(texts)
+        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        executor, run = self._batch_workers()
+        if executor is None:
+            for i, e in enumerate(encodings):
+                out[i] = self._vector(e, run)
+        else:
+            for i, vector in enumerate(executor.map(lambda e: self._vector(e, run), encodings)):
+                out[i] = vector
+        return out, [bool(e.overflowing) for e in encodings]
+
+    def _batch_workers(self):
+        """(executor or None, run(feeds) -> last_hidden_state) for the texts of a batch.
+
+        With one thread: the main session, text after text. With more: a one-thread session that `threads`
+        workers call concurrently (onnxruntime sessions are thread-safe), each running its own text: as many
+        small GEMMs in parallel as there are vCPUs, instead of each GEMM split across them, which pays little
+        at a single text's few rows (docs/benchmark-notes.md, "What limits batch 1").
+        """
+        if self._threads == 1:
+            return None, self._hidden
+        with self._pool_lock:
+            if self._workers is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads = 1
+                opts.inter_op_num_threads = 1
+                opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                opts.log_severity_level = 3
+                session = ort.InferenceSession(self._model_path, sess_options=opts,
+                                               providers=["CPUExecutionProvider"])
+                self._workers = (ThreadPoolExecutor(self._threads, thread_name_prefix="sls-encoder"),
+                                 lambda feeds: session.run(None, feeds)[0])
+            return self._workers
 
     def _hidden(self, feeds: dict):
         """last_hidden_state [rows, length, dimensions] as float32 for the graph's (or model's) inputs; feeds

@@ -718,9 +718,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifact", action="append", default=[], metavar="RUNTIME=PATH",
                         help="use this prebuilt model.tar.gz for RUNTIME instead of building (repeatable)")
     parser.add_argument("--no-http", action="store_true", help="skip the local HTTP endpoint variants")
+    parser.add_argument("--matrix", action="store_true",
+                        help="instead: the seed's model matrix as onnx-int8 artifacts (inference/tools/matrix.py)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.matrix:
+        from inference.tools.matrix import main_matrix
+
+        return main_matrix(args.out)
     if any(b < 1 for b in args.batch_sizes):
         print(f"error: --batch-sizes must be >= 1, got {args.batch_sizes}", file=sys.stderr)
         return 2

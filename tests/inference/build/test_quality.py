@@ -19,9 +19,12 @@ from inference.build.quality import (
     MIN_MEAN_COSINE,
     MIN_MIN_COSINE,
     MIN_TOPK_OVERLAP,
+    TOKEN_CLASSES,
     QualityGateError,
     check_gate,
     compare,
+    token_class,
+    token_counts,
 )
 
 
@@ -111,6 +114,53 @@ def test_manifest_figures_are_rounded_and_carry_thresholds() -> None:
     assert d["passed"] is True and d["mean_cosine"] == round(d["mean_cosine"], 6)
 
 
+@pytest.mark.parametrize(("pieces", "name"), [(0, "1-3 tokens"), (1, "1-3 tokens"), (3, "1-3 tokens"),
+                                               (4, "4-16 tokens"), (16, "4-16 tokens"), (17, "17-64 tokens"),
+                                               (64, "17-64 tokens"), (65, "65+ tokens"), (10_000, "65+ tokens")])
+def test_token_classes_cover_every_length_without_overlap(pieces: int, name: str) -> None:
+    assert token_class(pieces) == name
+    assert [c[0] for c in TOKEN_CLASSES] == ["1-3 tokens", "4-16 tokens", "17-64 tokens", "65+ tokens"]
+
+
+def test_a_class_below_the_bars_fails_the_gate_though_the_overall_figures_pass() -> None:
+    e = _random_unit(400, 64)
+    counts = [2] * 40 + [10] * 360  # one text in ten is a one-word query
+    cand = e.copy()
+    cand[:40] = _tilt(e[:40], math.acos(0.985))  # every short text at 0.985: class mean < 0.99
+    report = compare(e, cand, counts=counts)
+    assert report.mean_cosine >= MIN_MEAN_COSINE and report.min_cosine >= MIN_MIN_COSINE  # overall: fine
+    assert not report.passed
+    assert "1-3 tokens: mean cosine 0.9850 < 0.99" in report.failures
+    assert all(f.startswith("1-3 tokens: ") for f in report.failures)  # (random neighbours move too)
+    assert report.per_class()["1-3 tokens"]["n"] == 40 and report.per_class()["4-16 tokens"]["min_cosine"] == 1.0
+    with pytest.raises(QualityGateError, match="1-3 tokens: mean cosine"):
+        check_gate(report)
+    assert "1-3 tokens" in report.summary() and "FAIL" in report.summary().splitlines()[1]
+
+
+def test_per_class_figures_are_those_of_the_class_rows_and_absent_classes_are_left_out() -> None:
+    e = _random_unit(300, 32)
+    cand = e.copy()
+    cand[5] = _tilt(e[5:6], math.acos(0.97))[0]
+    report = compare(e, cand, counts=[70] * 100 + [20] * 200)
+    assert [c.name for c in report.classes] == ["17-64 tokens", "65+ tokens"]
+    by_name = {c.name: c for c in report.classes}
+    assert by_name["65+ tokens"].min_cosine == pytest.approx(0.97)
+    assert by_name["17-64 tokens"].min_cosine == pytest.approx(1.0)
+    assert by_name["65+ tokens"].n == 100
+    assert compare(e, cand).classes == ()  # without token counts: overall figures only
+    with pytest.raises(ValueError, match="3 token counts for 300 texts"):
+        compare(e, cand, counts=[1, 2, 3])
+    assert "classes" not in report.as_manifest()  # the overall figures keep their manifest shape
+
+
+def test_token_counts_leave_out_the_special_tokens_and_do_not_truncate() -> None:
+    from inference.build.hub import default_model_path
+
+    counts = token_counts(default_model_path() / "tokenizer.json", ["ok", "lol", "hello world", "word " * 600])
+    assert counts == [1, 2, 2, 600]  # lol = lo ##l
+
+
 # --------------------------------------------------------------------------------------------- corpus
 def test_corpus_is_deterministic_distinct_and_large_enough() -> None:
     a, b = generate_corpus(), generate_corpus()
@@ -129,6 +179,24 @@ def test_corpus_covers_every_kind_the_gate_needs() -> None:
     assert any(any("\u0400" <= c <= "\u04ff" for c in t) for t in texts)  # Cyrillic
     assert any("def " in t or "SELECT" in t for t in texts)  # code
     assert any(any(ch.isdigit() for ch in t) for t in texts)
+
+
+def test_one_to_three_token_queries_are_a_fifth_of_the_corpus_in_every_kind_and_language() -> None:
+    from inference.build.hub import default_model_path
+
+    texts = generate_corpus()
+    assert {"one_word", "two_words"} <= set(corpus_kinds())
+    counts = token_counts(default_model_path() / "tokenizer.json", texts)
+    short = [t for t, c in zip(texts, counts, strict=True) if c <= 3]
+    assert len(short) >= 0.2 * len(texts)
+    assert any(len(t) == 1 and not t.isalnum() and ord(t) < 0x2000 for t in short)  # a lone punctuation mark
+    assert any(t.isdigit() for t in short)  # a number
+    assert any(any(ord(c) > 0x1F000 for c in t) and " " not in t for t in short)  # a lone emoji
+    assert any(t.isupper() and len(t) >= 3 for t in short)  # an acronym
+    assert any(any("\u3040" <= c <= "\u9fff" for c in t) for t in short)  # Japanese / Chinese
+    # (a Russian word is 4+ pieces in this English vocabulary, but it is in the corpus as a one-word query)
+    assert any(any("\u0400" <= c <= "\u04ff" for c in t) and " " not in t for t in texts)
+    assert sum(len(t.split()) == 2 for t in short) >= 20  # two-word queries
 
 
 def test_corpus_size_is_validated() -> None:
@@ -177,6 +245,11 @@ def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_i
         k: v for k, v in q["computed_with"].items() if k != "python"}
     assert all(Path(p["file"]).is_relative_to(tmp_path / "model" / "code")
                for k, p in info["packages"].items() if k in ("onnxruntime", "tokenizers", "orjson"))
-    again = compare(reference_embeddings(default_model_path(), texts), candidate).as_manifest()
+    report = compare(reference_embeddings(default_model_path(), texts), candidate,
+                     counts=token_counts(default_model_path() / "tokenizer.json", texts))
+    again = report.as_manifest()
     assert {k: again[k] for k in ("n", "mean_cosine", "min_cosine", "topk_overlap")} == {
         k: q[k] for k in ("n", "mean_cosine", "min_cosine", "topk_overlap")}
+    # and every input class holds the bars, one-word queries included
+    assert [c.name for c in report.classes] == [c[0] for c in TOKEN_CLASSES]
+    assert report.passed, report.summary()

@@ -256,3 +256,18 @@ def test_quick_end_to_end_run_writes_consistent_outputs(tmp_path: Path) -> None:
             variants["onnx-int8"]["batches"]["1"]["texts_per_s"] / variants["onnx-int8-1thread"]["batches"]["1"][
                 "texts_per_s"])
         assert "Load gauge:" in md and "Load gauge:" in proc.stdout
+
+
+def test_the_matrix_table_has_a_row_per_model_with_tier_speed_and_gate() -> None:
+    from inference.tools.matrix import render_matrix
+
+    row = {"model": "all-mpnet-base-v2", "weights": "tiny stand-in (4 layers, hidden 64)", "dimensions": 768,
+           "runtime": "onnx-int8", "artifact_mb": 12.34, "peak_rss_mb": 150.2, "tier_mb": 1024, "seed_tier_mb": 6144,
+           "speedup_b1": 3.1, "speedup_b32": 2.05,
+           "quality": {"mean_cosine": 0.999, "min_cosine": 0.9912, "topk_overlap": 0.97, "passed": True}}
+    table = render_matrix([row, {**row, "model": "x", "quality": {**row["quality"], "passed": False}}])
+    lines = table.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("| model |")
+    assert lines[2] == ("| all-mpnet-base-v2 | tiny stand-in (4 layers, hidden 64) | 768 | onnx-int8 | 12.3 | 150 | "
+                        "1024 MB | 6144 MB | 3.10x / 2.05x | 0.9990 / 0.9912, 0.970 (pass) |")
+    assert lines[3].endswith("(FAIL) |")
