@@ -306,7 +306,7 @@ def build_embeddings(
         except QualityGateError as e:
             raise BuildError(str(e)) from e
         quality = Quality(**report.as_manifest(), corpus=f"inference.build.corpus.generate_corpus({len(texts)})",
-                          computed_with=computed_with)
+                          computed_with=computed_with, by_class=report.per_class() or None)
 
         request = measurement_request(int(max_batch), info["max_seq_length"])
         resources = Resources(**_measure(stage, runtime, target, request, log))

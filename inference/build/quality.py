@@ -82,8 +82,8 @@ class QualityReport:
         return "\n".join(lines)
 
     def as_manifest(self) -> dict[str, Any]:
-        """Rounded (so a rebuild writes the same bytes) overall figures + thresholds for manifest['quality'];
-        the per-class figures are per_class()."""
+        """Rounded overall figures + thresholds for the build report's `quality` (inference/report.py); the
+        per-class figures are per_class(), its `by_class`."""
         d = asdict(self)
         d.pop("classes")
         for key in ("mean_cosine", "min_cosine", "topk_overlap"):

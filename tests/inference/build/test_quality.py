@@ -204,15 +204,27 @@ def test_corpus_size_is_validated() -> None:
         generate_corpus(0)
 
 
-@pytest.mark.slow
 # --------------------------------------------------------------------------------------------- real artifact
+def recorded_quality(tar: Path) -> dict:
+    """The gate's figures as the build recorded them: in the build report beside the tarball."""
+    from inference.build.artifact import sha256_file
+    from inference.report import read_report
+
+    report = read_report(tar, sha256_file(tar))
+    assert report is not None and report.quality is not None, f"no build report with quality beside {tar}"
+    return report.quality.to_dict()
+
+
+@pytest.mark.slow
 def test_the_int8_artifact_passes_the_gate_as_recorded_by_its_build() -> None:
     from inference.build.artifact import read_manifest
     from inference.build.cache import default_embeddings_artifact
 
     tar = default_embeddings_artifact("onnx-int8", log=lambda m: print(m, file=sys.stderr))
-    q = read_manifest(tar).to_dict()["quality"]
+    q = recorded_quality(tar)
+    assert read_manifest(tar).runtime == "onnx-int8"
     assert q["n"] >= 1000 and q["passed"] is True
+    assert set(q["by_class"]) == {c[0] for c in TOKEN_CLASSES}  # the gate per input class, as the build ran it
     assert q["mean_cosine"] >= MIN_MEAN_COSINE and q["min_cosine"] >= MIN_MIN_COSINE
     assert q["topk_overlap"] >= MIN_TOPK_OVERLAP
 
@@ -236,7 +248,7 @@ def test_the_recorded_int8_figures_are_those_of_the_vendored_handler_under_the_i
     except VenvUnavailable as e:
         pytest.skip(f"no Python {manifest['container']['python']} here: {e}")
     unpack(tar, tmp_path / "model")
-    q = manifest["quality"]
+    q = recorded_quality(tar)
     texts = generate_corpus(q["n"])
     candidate, info = embed_with_handler(tmp_path / "model", texts, manifest["handler"]["max_batch"],
                                          python=str(python))
