@@ -72,17 +72,20 @@ class Quality:
                    by_class=_get(d, "by_class", path, dict, default=None))
 
 
-def build_machine() -> dict[str, str]:
-    """The machine a build ran on: the figures in a report hold for this kind of CPU."""
-    cpu = platform.processor() or ""
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform knows: int8 figures depend on it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"system": platform.system(), "machine": platform.machine(), "cpu": cpu,
+    return platform.processor() or platform.machine()
+
+
+def build_machine() -> dict[str, str]:
+    """The machine a build ran on: the figures in a report hold for this kind of CPU."""
+    return {"system": platform.system(), "machine": platform.machine(), "cpu": cpu_model(),
             "python": platform.python_version()}
 
 

@@ -368,14 +368,9 @@ def interleave(runners: dict[str, Any], batches: list[int], *, rounds: int, slic
 
 # --------------------------------------------------------------------------------------------- reporting
 def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from inference.report import cpu_model
+
+    cpu = cpu_model()
     pkgs = {}
     for p in PACKAGES:
         try:
