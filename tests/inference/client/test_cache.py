@@ -124,7 +124,8 @@ def test_redis_killed_mid_run_the_client_keeps_working_warns_once_and_reconnects
     assert handler.model["seen"].count("during 0") == 2
 
     redis_server.start()  # same port, empty (no persistence)
-    client.embed("after")
+    with caplog.at_level(logging.INFO, logger="inference.client.cache"):
+        client.embed("after")
     other = client_for(url, EmbeddingCache(lru_entries=None, redis_url=redis_server.url))
     other.embed("after")
     assert other.metrics["cache_hits"] == 1  # the first client wrote to Redis again
