@@ -18,7 +18,7 @@ import pytest
 
 from inference.build.containers import HF_PY312, SKLEARN_1_2, SKLEARN_1_4
 from settings import ConfigError, Settings, validate
-from settings.rules import ROOT
+from settings.rules import ROOT, thread_count
 
 NS = "sls-endpoints"
 E0 = f"{NS}:endpoints[0]"
@@ -627,3 +627,17 @@ BAD_ALARMS: list[tuple[str, Callable[[dict], Any], str]] = [
 @pytest.mark.parametrize(("edit", "message"), [b[1:] for b in BAD_ALARMS], ids=[b[0] for b in BAD_ALARMS])
 def test_alarm_errors_are_whole_messages(edit: Callable[[dict], Any], message: str):
     refused(edit, message)
+
+
+# ------------------------------------------------------------------------------------------------ OMP_NUM_THREADS
+@pytest.mark.parametrize(("value", "threads"), [("", None), ("  ", None), ("1", 1), (" 3 ", 3), ("2,1", 2),
+                                                ("4, 2", 4)])
+def test_thread_count_reads_the_first_entry_of_openmps_list(value: str, threads: int | None):
+    assert thread_count(value) == threads
+
+
+@pytest.mark.parametrize("value", ["0", "two", "²", "-1", "1.5", ",2", "٣"])
+def test_thread_count_refuses_anything_but_a_positive_ascii_integer_with_one_message(value: str):
+    with pytest.raises(ValueError) as info:
+        thread_count(value)
+    assert str(info.value) == f"{value!r} is not a positive integer (e.g. 1 or 2); unset it to use every vCPU"
