@@ -577,3 +577,61 @@ def test_without_flask_errors_are_raised(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delitem(sys.modules, "flask", raising=False)
     monkeypatch.setitem(sys.modules, "sagemaker_containers", types.ModuleType("sagemaker_containers"))
     assert handler._under_flask_worker() is False
+
+
+# ------------------------------------------------------------------------------------------------ generic answers
+class Recorder:
+    """Records what the handler feeds it; the features it was fitted with are b, a."""
+
+    feature_names_in_ = np.array(["b", "a"], dtype=object)
+    n_features_in_ = 2
+
+    def predict(self, x: Any) -> list:
+        self.fed = x
+        return [0] * len(x)
+
+
+def test_generic_objects_become_a_dataframe_with_the_fitted_column_order_when_pandas_is_there(monkeypatch) -> None:
+    """The image ships pandas: instances by name become a DataFrame whose columns are the fitted names, in order."""
+    pandas = types.ModuleType("pandas")
+    pandas.DataFrame = lambda rows, columns: ("DataFrame", rows, columns)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pandas", pandas)
+    r = Recorder()
+    call(handler.LoadedModel(r), {"instances": [{"a": 1, "b": "x"}, {"b": 2.5, "a": "y"}]})
+    assert r.fed == ("DataFrame", [["x", 1], [2.5, "y"]], ["b", "a"])
+
+
+def test_generic_objects_without_pandas_keep_each_values_type(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas raises ImportError
+    r = Recorder()
+    call(handler.LoadedModel(r), {"instances": [{"a": 1, "b": "x"}]})
+    assert r.fed.dtype == object and r.fed.tolist() == [["x", 1]]
+    assert type(r.fed[0][1]) is int
+
+
+def test_a_classifier_without_probabilities_answers_labels_only() -> None:
+    class Labeller:
+        classes_ = np.array(["no", "yes"])
+        n_features_in_ = 1
+
+        def predict(self, x: Any) -> np.ndarray:
+            return np.array(["yes" if v[0] > 0 else "no" for v in np.asarray(x)])
+
+    m = handler.LoadedModel(Labeller())
+    assert (m.has_proba, m.classes) == (False, ["no", "yes"])
+    assert call(m, {"instances": [[1], [-1]]}) == {"predictions": [{"label": "yes"}, {"label": "no"}]}
+
+
+def test_generic_probabilities_are_rounded_to_six_places_and_labels_are_plain() -> None:
+    class Thirds:
+        classes_ = np.array([0, 1])
+        n_features_in_ = 1
+
+        def predict(self, x: Any) -> np.ndarray:
+            return np.zeros(len(x), dtype=np.int64)
+
+        def predict_proba(self, x: Any) -> np.ndarray:
+            return np.tile([2 / 3, 1 / 3], (len(x), 1))
+
+    out = call(handler.LoadedModel(Thirds()), {"instances": [[1]]})
+    assert out == {"predictions": [{"label": 0, "probabilities": {"0": 0.666667, "1": 0.333333}}]}
