@@ -41,8 +41,9 @@ MUTATION_MODULES := settings/rules.py settings/reader.py inference/limits.py inf
 MODULES ?= $(filter-out %/__init__.py,$(MUTATION_MODULES))
 MUTATION_JOBS ?= 2
 
+# One BLAS thread per mutant process: parallel mutants share the cores (the fork server keeps thread pools out of forks).
 mutation: $(VENV)/.installed
-	$(PY) tests/mutation_report.py --jobs $(MUTATION_JOBS) $(MODULES)
+	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tests/mutation_report.py --jobs $(MUTATION_JOBS) $(MODULES)
 
 mutation-report: $(VENV)/.installed
 	$(PY) tests/mutation_report.py --report-only $(MODULES)
