@@ -635,3 +635,21 @@ def test_generic_probabilities_are_rounded_to_six_places_and_labels_are_plain() 
 
     out = call(handler.LoadedModel(Thirds()), {"instances": [[1]]})
     assert out == {"predictions": [{"label": 0, "probabilities": {"0": 0.666667, "1": 0.333333}}]}
+
+
+def test_a_sweep_needs_the_estimators_classes_too() -> None:
+    class NoClasses(Scorer):
+        classes_ = None
+
+    with pytest.raises(handler.SpecError, match="^a sweep needs a classifier with predict_proba$"):
+        handler.LoadedModel(NoClasses(), spec())
+
+
+def test_a_spec_without_request_level_fields_takes_every_field_per_instance() -> None:
+    s = {k: v for k, v in spec().items() if k != "request_level"}
+    model = scored(s)
+    out = call(model, {"instances": [contact(day=6)], "hours": [9]})
+    assert model.estimator.seen[-1] == [["a", 0, 0.5, 6, 9]]
+    assert out["predictions"] == [{"best_hour": 9, "best_probability": 0.09, "probabilities": {"9": 0.09}}]
+    e = refusal(model, {"instances": [contact()], "day": 1})
+    assert e.reason == "unknown request field(s) day; allowed: instances, hours"
