@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test test-fast lint bench install
+.PHONY: demo test test-fast lint bench install mutation mutation-report
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "==> creating $(VENV) and installing requirements (first run only, a few minutes)"
@@ -31,3 +31,19 @@ test-fast: lint
 
 bench: $(VENV)/.installed
 	$(PY) -m inference bench --out bench-results
+
+# Mutation testing (slow; not in CI; docs/mutation-testing.md): mutmut mutates these modules and runs the fast tests
+# that reach each mutant; prints the survivors as file:line and writes mutants/mutation-report.md.
+# One module: `make mutation MODULES=settings/rules.py`; report the last run again: `make mutation-report`.
+MUTATION_MODULES := settings/rules.py settings/reader.py inference/limits.py inference/handlers/sls_integrity.py \
+	inference/handlers/sls_errors.py inference/handlers/sklearn.py inference/handlers/embeddings.py \
+	$(wildcard components/*.py) release.py
+MODULES ?= $(filter-out %/__init__.py,$(MUTATION_MODULES))
+MUTATION_JOBS ?= 2
+
+# One BLAS thread per mutant process: parallel mutants share the cores (the fork server keeps thread pools out of forks).
+mutation: $(VENV)/.installed
+	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tests/mutation_report.py --jobs $(MUTATION_JOBS) $(MODULES)
+
+mutation-report: $(VENV)/.installed
+	$(PY) tests/mutation_report.py --report-only $(MODULES)

@@ -17,7 +17,9 @@ MAX_CONCURRENCY = 200
 # Serverless request and response payloads are capped at 4 MB.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 # CreateEndpoint EndpointName pattern (and length: at most 63 characters).
-ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# AWS's pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62} counts a run of hyphens with the next character as one repeat;
+# the 63-character limit is a separate rule (MaxLength 63), checked here by the lookahead.
+ENDPOINT_NAME_PATTERN = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 # The one production variant of every endpoint (serverless endpoints allow exactly one).
 VARIANT_NAME = "AllTraffic"
 # How an embeddings artifact runs its encoder; the handler supports exactly these.

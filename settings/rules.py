@@ -341,7 +341,7 @@ def _artifact_source(o: ConfigObject, image: ImageSettings, stack: str) -> Artif
         if not isinstance(path, str) or not path:
             raise ConfigError(f"{o.key_of('path')}: expected a file path, got {path!r}")
         p = Path(path)
-        return ArtifactSource(key=o.key_of("path"), path=p if p.is_absolute() else ROOT / p)
+        return ArtifactSource(key=o.key_of("path"), path=ROOT / p)  # an absolute p stays p
     if source == "uri":
         uri = o.text("uri")
         if not _S3_URI.fullmatch(uri):
@@ -363,7 +363,7 @@ def _artifact_source(o: ConfigObject, image: ImageSettings, stack: str) -> Artif
                 f"{o.key_of('promote_from')}: {other!r} is not a stack name; allowed: a stack of this project "
                 "(e.g. dev) or <organization>/<project>/<stack>"
             )
-        if other.split("/")[-1] == stack and "/" not in other:
+        if other == stack:
             raise ConfigError(f"{o.key_of('promote_from')}: a stack cannot promote from itself ({stack!r}); "
                               "allowed: the stack that released the artifact, e.g. dev")
         return ArtifactSource(key=o.key_of("promote_from"), promote_from=other)

@@ -102,3 +102,89 @@ def test_alarms_can_notify_an_existing_topic():
     assert not run.of_type("aws:sns/topic:Topic")
     assert run.get("mon-a-5xx").inputs["alarmActions"] == [topic] == [run.outputs["topic"]]
     assert run.outputs["names"] == {"a": ["a-qa-5xx"]}
+
+
+# ------------------------------------------------------------------------------------------------ alarm semantics
+# What each alarm means, from CloudWatch's and SageMaker's documentation (not from the code): every alarm fires
+# when its metric is ABOVE the configured value (errors: at or above the count); ModelLatency and ModelSetupTime
+# are published in microseconds, so milliseconds are multiplied by 1000; a scale-to-zero endpoint publishes
+# nothing while idle, so missing data must count as not breaching (else an idle endpoint would alarm).
+ALL_THRESHOLDS = AlarmThresholds(errors_5xx=3, errors_4xx=20, latency_p90_ms=250, cold_start_ms=9000, period_s=60,
+                                 evaluation_periods=2)
+EXPECTED_ALARMS = {
+    # suffix: (metric, statistic, extendedStatistic, threshold, comparisonOperator)
+    "5xx": ("Invocation5XXErrors", "Sum", None, 3, "GreaterThanOrEqualToThreshold"),
+    "4xx": ("Invocation4XXErrors", "Sum", None, 20, "GreaterThanOrEqualToThreshold"),
+    "latency": ("ModelLatency", None, "p90", 250_000, "GreaterThanThreshold"),
+    "cold-start": ("ModelSetupTime", "Maximum", None, 9_000_000, "GreaterThanThreshold"),
+}
+EXPECTED_DESCRIPTIONS = {
+    "5xx": "a-qa: >= 3 5xx errors over 60 s",
+    "4xx": "a-qa: >= 20 4xx errors over 60 s",
+    "latency": "a-qa: p90 model latency > 250 ms over 60 s",
+    "cold-start": "a-qa: cold start (ModelSetupTime) > 9000 ms over 60 s",
+}
+
+
+def _all_alarms(sns_topic: bool = False):
+    def declare(provider):
+        m = Monitoring(
+            "mon",
+            MonitoringArgs(
+                endpoints=[MonitoredEndpoint("a", "a-qa", "AllTraffic", ALL_THRESHOLDS)],
+                region="eu-west-1",
+                dashboard_name="proj-qa",
+                sns_topic=sns_topic,
+            ),
+            pulumi.ResourceOptions(providers=[provider]),
+        )
+        return {"topic": m.topic_arn}
+
+    run = declare_and_run(declare)
+    return run, {a.name.removeprefix("mon-a-"): a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+
+
+def test_every_alarm_fires_above_its_threshold_in_the_metrics_own_unit():
+    _, alarms = _all_alarms()
+    assert sorted(alarms) == sorted(EXPECTED_ALARMS)
+    for suffix, (metric, statistic, extended, threshold, operator) in EXPECTED_ALARMS.items():
+        inputs = alarms[suffix].inputs
+        assert inputs["metricName"] == metric, f"alarm mon-a-{suffix}: metricName"
+        assert inputs["namespace"] == "AWS/SageMaker", f"alarm mon-a-{suffix}: namespace"
+        assert inputs.get("statistic") == statistic, f"alarm mon-a-{suffix}: statistic"
+        assert inputs.get("extendedStatistic") == extended, f"alarm mon-a-{suffix}: extendedStatistic"
+        assert inputs["threshold"] == threshold, f"alarm mon-a-{suffix}: threshold"
+        assert inputs["comparisonOperator"] == operator, f"alarm mon-a-{suffix}: comparisonOperator"
+        assert "unit" not in inputs, f"alarm mon-a-{suffix}: unit (unset: the threshold is in the metric's own unit)"
+
+
+def test_an_idle_scale_to_zero_endpoint_never_alarms_missing_data_is_not_breaching():
+    _, alarms = _all_alarms()
+    for suffix, alarm in alarms.items():
+        assert alarm.inputs["treatMissingData"] == "notBreaching", f"alarm mon-a-{suffix}: treatMissingData"
+
+
+def test_every_alarm_watches_its_endpoint_over_the_configured_period():
+    _, alarms = _all_alarms()
+    for suffix, alarm in alarms.items():
+        inputs = alarm.inputs
+        assert inputs["dimensions"] == {"EndpointName": "a-qa", "VariantName": "AllTraffic"}, f"mon-a-{suffix}"
+        assert (inputs["period"], inputs["evaluationPeriods"]) == (60, 2), f"alarm mon-a-{suffix}: period"
+        assert inputs["alarmDescription"] == EXPECTED_DESCRIPTIONS[suffix], f"alarm mon-a-{suffix}: description"
+
+
+def test_every_alarm_notifies_the_topic_when_it_fires_and_when_it_clears():
+    run, alarms = _all_alarms(sns_topic=True)
+    topic_arn = run.outputs["topic"]
+    assert topic_arn
+    for suffix, alarm in alarms.items():
+        assert alarm.inputs["alarmActions"] == [topic_arn], f"alarm mon-a-{suffix}: alarmActions"
+        assert alarm.inputs["okActions"] == [topic_arn], f"alarm mon-a-{suffix}: okActions"
+
+
+def test_a_threshold_of_zero_still_declares_its_alarm():
+    """0 is a threshold (alarm on any 5xx), not 'no alarm': only None leaves an alarm out."""
+    specs = {s.suffix: s for s in alarm_specs(AlarmThresholds(errors_5xx=0, errors_4xx=0, latency_p90_ms=0,
+                                                              cold_start_ms=0))}
+    assert sorted(specs) == sorted(EXPECTED_ALARMS)
+    assert all(s.threshold == 0 for s in specs.values())

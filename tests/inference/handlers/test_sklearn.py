@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +27,33 @@ CONTACT = {"segment": "enterprise", "age_band": "35-44", "channel": "mobile", "t
            "past_answer_rate": 0.4}
 
 
+def fitted_call_time() -> object:
+    """The call-time pipeline fitted here, kept on disk (.cache/test-fits/) keyed by the example's sources and
+    the scikit-learn and numpy versions: fitting takes seconds and the mutation run starts many sessions."""
+    import hashlib
+
+    import joblib
+    import sklearn
+
+    import inference.examples.call_time as example
+
+    h = hashlib.sha256(f"{sklearn.__version__} {np.__version__} 6000 3".encode())
+    for source in sorted(Path(example.__file__).parent.glob("*.py")):
+        h.update(source.name.encode() + source.read_bytes())
+    cached = Path(__file__).resolve().parents[3] / ".cache" / "test-fits" / f"call-time-{h.hexdigest()[:16]}.joblib"
+    if cached.exists():
+        return joblib.load(cached)
+    estimator = fit(n_rows=6000, seed=3)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    joblib.dump(estimator, partial)
+    partial.replace(cached)  # atomic: a concurrent session reads a whole file or none
+    return estimator
+
+
 @pytest.fixture(scope="module")
 def call_time() -> handler.LoadedModel:
-    return handler.LoadedModel(fit(n_rows=6000, seed=3), SPEC)
+    return handler.LoadedModel(fitted_call_time(), SPEC)
 
 
 def call(model: handler.LoadedModel, request, content_type="application/json", accept="application/json"):

@@ -541,3 +541,78 @@ def test_cold_start_simulation_answers_model_not_ready_then_serves(tmp_path: Pat
     assert app.state.endpoint.stats["not_ready"] == 1
     with pytest.raises(ServeError, match="--cold-start must be between 0 and 600"):
         create_app(h, cold_start_s=-1)
+
+
+# ------------------------------------------------------------------------------------------ throttling, both routes
+CONTAINER_ROUTE = "/invocations"
+RUNTIME_ROUTE = "/endpoints/echo/invocations"
+
+
+def _expect_throttled(route: str, r: httpx.Response) -> None:
+    """What each route answers beyond MaxConcurrency."""
+    if route == CONTAINER_ROUTE:  # the model server's own answer: 429 Too Many Requests
+        assert r.status_code == 429, f"{route}: {r.status_code} {r.text}"
+        body = r.json()
+        assert (body["code"], body["type"]) == (429, "TooManyRequests"), f"{route}: {body}"
+        message = body["message"]
+    else:  # the AWS front end's: ThrottlingException, with the status botocore's legacy retry pairs with it
+        assert r.status_code == 400, f"{route}: {r.status_code} {r.text}"
+        assert r.headers["x-amzn-ErrorType"] == "ThrottlingException", f"{route}: {dict(r.headers)}"
+        assert r.headers["x-amzn-RequestId"], route
+        message = r.json()["message"]
+    assert "endpoint echo already has 1 invocations in flight" in message, f"{route}: {message}"
+    assert "MaxConcurrency (--max-concurrency 1)" in message, f"{route}: {message}"
+
+
+@pytest.mark.parametrize("busy_route", [CONTAINER_ROUTE, RUNTIME_ROUTE], ids=["busy-container", "busy-runtime"])
+@pytest.mark.parametrize("route", [CONTAINER_ROUTE, RUNTIME_ROUTE], ids=["container-route", "runtime-route"])
+def test_both_routes_throttle_beyond_max_concurrency_and_serve_again_once_a_slot_frees(
+    tmp_path: Path, route: str, busy_route: str,
+) -> None:
+    """One limit for the endpoint: a request in flight on either route makes the next one on either throttled."""
+    h = load_handler(make_model_dir(tmp_path / "model"))
+    app = create_app(h, name="echo", max_concurrency=1)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    with running_server(app) as url:
+        answers: list[httpx.Response] = []
+        blocker = threading.Thread(target=lambda: answers.append(httpx.post(
+            f"{url}{busy_route}", content=b'{"inputs": 1, "wait": true}', headers=headers, timeout=60)))
+        blocker.start()
+        try:
+            deadline = time.monotonic() + 60
+            while app.state.endpoint.in_flight < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert app.state.endpoint.in_flight == 1, "the blocking request never started"
+            _expect_throttled(route, httpx.post(f"{url}{route}", content=b'{"inputs": 2}', headers=headers,
+                                                timeout=60))
+            assert app.state.endpoint.stats["throttled"] == 1
+        finally:
+            h.model["gate"].set()
+            blocker.join()
+        assert answers[0].status_code == 200 and answers[0].json()["times_factor"] == 7  # the admitted one
+        assert app.state.endpoint.in_flight == 0
+        r = httpx.post(f"{url}{route}", content=b'{"inputs": 3}', headers=headers, timeout=60)
+        assert r.status_code == 200 and r.json()["times_factor"] == 21, f"{route} after the slot freed: {r.text}"
+    assert app.state.endpoint.stats["throttled"] == 1 and app.state.endpoint.stats["served"] == 2
+
+
+@pytest.mark.parametrize("route", [CONTAINER_ROUTE, RUNTIME_ROUTE], ids=["container-route", "runtime-route"])
+def test_up_to_max_concurrency_requests_in_flight_are_all_admitted(tmp_path: Path, route: str) -> None:
+    """The limit is reached at max_concurrency in flight, not one before: with 2 allowed, 2 held are both served."""
+    h = load_handler(make_model_dir(tmp_path / "model"))
+    app = create_app(h, name="echo", max_concurrency=2)
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    with running_server(app) as url:
+        with ThreadPoolExecutor(2) as pool:
+            futures = []
+            for i in range(2):
+                futures.append(pool.submit(httpx.post, f"{url}{route}", content=json.dumps({"inputs": i, "wait": True}),
+                                           headers=headers, timeout=60))
+                deadline = time.monotonic() + 60
+                while app.state.endpoint.in_flight < i + 1 and not futures[-1].done() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            assert app.state.endpoint.in_flight == 2, [f.result().text for f in futures if f.done()]
+            h.model["gate"].set()
+            answers = [f.result(timeout=60) for f in futures]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert app.state.endpoint.stats["throttled"] == 0
