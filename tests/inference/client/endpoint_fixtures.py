@@ -44,6 +44,22 @@ def local_endpoint(tmp: Path, *, kind: str = "embedder", name: str = "fake", max
         yield url, handler, app
 
 
+def wait_for_ping(url: str, proc: subprocess.Popen, timeout: float = 900, poll_s: float = 0.2) -> None:
+    """Until `inference serve` in `proc` answers /ping (the first run may build the image-matching venv)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/ping").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
+        assert time.monotonic() < deadline, "server did not come up"
+        time.sleep(poll_s)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

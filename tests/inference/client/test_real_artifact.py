@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from array import array
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
-from endpoint_fixtures import FAST_RETRY, free_port
+from endpoint_fixtures import FAST_RETRY, free_port, wait_for_ping
 
 from inference.client import EmbeddingClient, ModelRequestError, RetryPolicy
 
@@ -33,16 +31,7 @@ def test_embed_many_over_the_real_artifact_splits_orders_and_returns_the_endpoin
                              "--log-level", "warning"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
-        deadline = time.monotonic() + 900  # the first run may build the image-matching venv
-        while True:
-            try:
-                if httpx.get(f"{url}/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.2)
+        wait_for_ping(url, proc)
         texts = [f"Sentence {i}: serverless endpoints {'scale to zero' if i % 2 else 'start cold'}." for i in range(70)]
         client = EmbeddingClient("minilm", endpoint_url=url, max_batch=manifest.handler.max_batch, concurrency=2,
                                  retry=RetryPolicy(max_attempts=50, total_timeout_s=120, **FAST_RETRY))

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))  # the client tests' endpoint helpers
 
-from endpoint_fixtures import FAST_RETRY, free_port, local_endpoint, moto_sagemaker  # noqa: E402
+from endpoint_fixtures import FAST_RETRY, free_port, local_endpoint, moto_sagemaker, wait_for_ping  # noqa: E402
 
 from inference.client import RetryPolicy  # noqa: E402
 from inference.tools.check import KINDS, Target, main, run_checks  # noqa: E402
@@ -147,7 +147,7 @@ def test_the_real_default_artifact_passes_every_check(tmp_path: Path) -> None:
                              "--name", "minilm", "--cold-start", "1", "--log-level", "warning"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for_ping(url, proc)
+        wait_for_ping(url, proc)
         out = subprocess.run([sys.executable, "-m", "inference", "check", "--endpoint", "minilm", "--endpoint-url",
                               url, "--artifact", str(artifact), "--json"], cwd=ROOT, capture_output=True, text=True,
                              timeout=300)
@@ -183,7 +183,7 @@ def test_the_call_time_scikit_learn_artifact_passes_its_checks() -> None:
                              "--name", "call-time", "--log-level", "warning"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_for_ping(url, proc)
+        wait_for_ping(url, proc)
         out = subprocess.run([sys.executable, "-m", "inference", "check", "--endpoint", "call-time",
                               "--endpoint-url", url, "--artifact", str(artifact), "--json"], cwd=ROOT,
                              capture_output=True, text=True, timeout=300)
@@ -196,23 +196,6 @@ def test_the_call_time_scikit_learn_artifact_passes_its_checks() -> None:
     assert report["kind"] == "sklearn" and checks["kind"]["detail"].startswith("sklearn (the artifact's")
     assert not checks["example request"]["skipped"] and "1 prediction(s)" in checks["example request"]["detail"]
     assert checks["malformed row"]["detail"].startswith("400: ")
-
-
-def _wait_for_ping(url: str, proc: subprocess.Popen, timeout: float = 900) -> None:
-    import time
-
-    import httpx
-
-    deadline = time.monotonic() + timeout  # the first run may build the image-matching venv
-    while True:
-        try:
-            if httpx.get(f"{url}/ping").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
-        assert time.monotonic() < deadline, "server did not come up"
-        time.sleep(0.2)
 
 
 def test_a_caller_without_describe_permission_gets_the_status_skipped_with_a_note(tmp_path: Path) -> None:

@@ -17,8 +17,11 @@ from pathlib import Path
 import boto3
 import httpx
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))  # the client tests' endpoint helpers
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from endpoint_fixtures import wait_for_ping  # noqa: E402
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -367,16 +370,7 @@ def test_cli_serves_a_tarball_and_refuses_a_tampered_one(tmp_path: Path) -> None
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/ping").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.1)
+        wait_for_ping(url, proc, timeout=60, poll_s=0.1)
         resp = runtime_client(url).invoke_endpoint(EndpointName="cli", Body=b'{"inputs": 4}',
                                                    ContentType="application/json")
         assert json.loads(resp["Body"].read()) == {"inputs": 4, "times_factor": 28}
