@@ -23,7 +23,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest -ra
+	$(PY) -m pytest -ra --durations=15
 
 # Everything but the tests marked slow (artifact builds, image venvs, end-to-end runs): about a minute.
 test-fast: lint
