@@ -81,12 +81,13 @@ def side_by_side(model_dir: Path, artifact_dir: Path, python: str, texts: list[s
 
 def run_matrix(out: Path, *, rounds: int = 5, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Build, gate, size and time every matrix model; writes out/MATRIX.md and out/matrix.json."""
-    from inference.build.artifact import read_manifest, unpack
+    from inference.build.artifact import read_manifest, sha256_file, unpack
     from inference.build.cache import default_embeddings_artifact
     from inference.build.embeddings import build_embeddings
     from inference.build.hub import default_model_path
     from inference.build.sizing import smallest_tier
     from inference.build.vendor import image_runtime_python
+    from inference.report import read_report
     from inference.tools.bench import bench_texts
     from inference.tools.tiny_models import MATRIX, make_tiny_model
 
@@ -102,10 +103,13 @@ def run_matrix(out: Path, *, rounds: int = 5, log: Callable[[str], None] = print
                 model_dir = make_tiny_model(entry, Path(tmp) / "model")
                 tar = Path(build_embeddings(model_dir, Path(tmp) / "out", runtime="onnx-int8", log=log).path)
             manifest = read_manifest(tar).to_dict()
+            report = read_report(tar, sha256_file(tar))  # what the build measured: beside the tarball
+            if report is None or report.quality is None or report.resources.peak_rss_mb is None:
+                raise RuntimeError(f"{tar} has no build report with its quality and peak RSS; rebuild it")
             python = str(image_runtime_python(manifest["container"]["python"]))
             speed = side_by_side(model_dir, unpack(tar, Path(tmp) / "artifact"), python, texts, rounds=rounds)
-            peak = float(manifest["resources"]["peak_rss_mb"])
-            q = manifest["quality"]
+            peak = float(report.resources.peak_rss_mb)
+            q = report.quality.to_dict()
             rows.append({
                 "model": entry.short, "weights": "real" if real else
                 f"tiny stand-in ({entry.tiny_layers or entry.layers} layers, hidden {entry.tiny_hidden})",
