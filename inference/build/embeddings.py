@@ -165,7 +165,7 @@ def _image_python(runtime: str, container, log) -> tuple[str | None, str]:
 
 def _candidate_embeddings(stage: Path, runtime: str, container, texts: list[str], batch: int, vendored: list[dict],
                           log) -> tuple[Any, dict[str, str]]:
-    """The gate's candidate embeddings and what computed them (manifest["quality"]["computed_with"]).
+    """The gate's candidate embeddings and what computed them (the build report's quality.computed_with).
 
     onnx runtimes: the staged code/inference.py in a fresh process of the image-matching venv, so the gate
     judges the vendored onnxruntime/tokenizers that will serve (their int8 results differ slightly from the
