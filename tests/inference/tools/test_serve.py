@@ -389,19 +389,6 @@ def test_cli_serves_a_tarball_and_refuses_a_tampered_one(tmp_path: Path) -> None
     assert "factor.txt was modified" in out.stderr
 
 
-def _wait_for_ping(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/ping").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "server exited"
-        assert time.monotonic() < deadline, "server did not come up"
-        time.sleep(0.2)
-
-
 FIT_SCRIPT = """
 import json, sys, joblib
 from sklearn.linear_model import LogisticRegression
@@ -435,7 +422,7 @@ def test_cli_serves_a_sklearn_artifact_from_an_image_matching_venv(tmp_path: Pat
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_for_ping(url, proc, timeout=900)  # first run builds the serving venv
+        wait_for_ping(url, proc, timeout=900)  # first run builds the serving venv
         client = runtime_client(url)
         resp = client.invoke_endpoint(EndpointName="calls", Body=json.dumps({"instances": [[0.05, 0.1], [1.0, 0.9]]}),
                                       ContentType="application/json")
@@ -478,7 +465,7 @@ def test_serves_the_real_embeddings_artifact_through_boto3(embeddings_artifact: 
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_for_ping(url, proc, timeout=900)  # first run may build the image-matching venv
+        wait_for_ping(url, proc, timeout=900)  # first run may build the image-matching venv
         client = runtime_client(url)
 
         def embed(batch: list[str]) -> np.ndarray:
