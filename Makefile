@@ -37,7 +37,7 @@ bench: $(VENV)/.installed
 # One module: `make mutation MODULES=settings/rules.py`; report the last run again: `make mutation-report`.
 MUTATION_MODULES := settings/rules.py settings/reader.py inference/limits.py inference/handlers/sls_integrity.py \
 	inference/handlers/sls_errors.py inference/handlers/sklearn.py inference/handlers/embeddings.py \
-	$(wildcard components/*.py) release.py
+	$(wildcard components/*.py) $(wildcard releasing/*.py) release.py
 MODULES ?= $(filter-out %/__init__.py,$(MUTATION_MODULES))
 MUTATION_JOBS ?= 2
 
