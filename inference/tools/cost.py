@@ -180,24 +180,89 @@ def render(estimates: list[Estimate], prices: PriceTable, requests_per_day: int)
     return "\n".join(lines)
 
 
+def per_endpoint(values: list[str] | None, flag: str, kind: type) -> dict[str | None, Any]:
+    """`N` (every endpoint) and `NAME=N` (one endpoint) values of a repeatable flag, as {name or None: N}."""
+    out: dict[str | None, Any] = {}
+    for value in values or []:
+        name, _, number = value.rpartition("=")
+        try:
+            parsed = kind(number)
+        except ValueError:
+            raise ValueError(f"{flag} {value!r}: expected N or ENDPOINT=N with N a number") from None
+        key = name or None
+        if key in out:
+            raise ValueError(f"{flag} given twice for {name or 'every endpoint'}")
+        out[key] = parsed
+    return out
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--artifact", type=Path, help="measure this model.tar.gz here (in-process p50, manifest peak RSS)")
     src.add_argument("--bench", type=Path, help="use a bench.json (default: bench-results/bench.json)")
+    src.add_argument("--stack", help="price a stack's serverless endpoints from Pulumi.STACK.yaml (memory, "
+                                     "provisioned concurrency, autoscaling), each at its artifact's measured duration")
     parser.add_argument("--variant", default="onnx-int8", help="which bench.json variant is ours (default onnx-int8)")
     parser.add_argument("--memory", type=int, choices=MEMORY_TIERS_MB,
                         help="memory tier in MB (default: smallest tier that fits the measured peak RSS)")
-    parser.add_argument("--requests-per-day", type=int, required=True, help="average invocations per day")
+    parser.add_argument("--requests-per-day", action="append", required=True, metavar="[ENDPOINT=]N",
+                        help="average invocations per day (with --stack: N for every endpoint, ENDPOINT=N for one; "
+                             "repeatable)")
     parser.add_argument("--payload-kb", type=float, default=1.0, help="request size in KB (default 1)")
     parser.add_argument("--response-kb", type=float, default=8.0,
                         help="response size in KB (default 8: one 384-d embedding as JSON)")
-    parser.add_argument("--duration-ms", type=float, help="override our measured duration per request")
+    parser.add_argument("--duration-ms", action="append", metavar="[ENDPOINT=]MS",
+                        help="override our measured duration per request (with --stack: MS or ENDPOINT=MS)")
     parser.add_argument("--usual-duration-ms", type=float, help="override the usual recipe's duration per request")
+    parser.add_argument("--provisioned-usd-per-gb-second", type=float,
+                        help="--stack: price of provisioned concurrency held, per GB of memory per second")
+    parser.add_argument("--provisioned-inference-usd-per-gb-second", type=float,
+                        help="--stack: price of inference duration on provisioned concurrency, per GB-second")
+    parser.add_argument("--usd-per-gb-second", type=float,
+                        help="--stack: on-demand inference price (built in for us-east-1 only)")
+    parser.add_argument("--data-usd-per-gb", type=float,
+                        help="--stack: data processed price (built in for us-east-1 only)")
     parser.add_argument("--json", action="store_true", help="print the estimates as JSON instead of a table")
 
 
-def run(args: argparse.Namespace) -> int:
+def run_stack(args: argparse.Namespace) -> int:
+    """`cost --stack STACK`: inference.tools.stack_cost over the stack's validated config."""
+    from inference.tools import stack_cost
+
     try:
+        for flag, value in (("--memory", args.memory), ("--usual-duration-ms", args.usual_duration_ms)):
+            if value is not None:
+                raise ValueError(f"{flag} does not apply to --stack (the stack's config sets each endpoint)")
+        settings = stack_cost.load_stack(args.stack)
+        loads, skipped = stack_cost.stack_loads(
+            settings, requests=per_endpoint(args.requests_per_day, "--requests-per-day", int),
+            durations=per_endpoint(args.duration_ms, "--duration-ms", float),
+            request_kb=args.payload_kb, response_kb=args.response_kb)
+        prices = stack_cost.prices_for(settings.region, provisioned=args.provisioned_usd_per_gb_second,
+                                       provisioned_inference=args.provisioned_inference_usd_per_gb_second,
+                                       compute=args.usd_per_gb_second, data=args.data_usd_per_gb)
+        costs = [stack_cost.endpoint_cost(load, prices) for load in loads]
+    except (ValueError, KeyError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"stack": args.stack, "prices": asdict(prices), "endpoints": [asdict(c) for c in costs],
+                          "not_estimated": skipped}, indent=1))
+    else:
+        print(stack_cost.render(args.stack, costs, prices, skipped))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.stack:
+        return run_stack(args)
+    try:
+        requests = per_endpoint(args.requests_per_day, "--requests-per-day", int)
+        durations = per_endpoint(args.duration_ms, "--duration-ms", float)
+        if set(requests) - {None} or set(durations) - {None} or len(requests) > 1 or len(durations) > 1:
+            raise ValueError("ENDPOINT=N values apply to --stack only; give one --requests-per-day N "
+                             "(and at most one --duration-ms MS)")
+        requests_per_day, duration_ms = requests[None], durations.get(None)
         usual_in: dict[str, Any] = {}
         if args.artifact:
             ours_in = from_artifact(args.artifact, args.memory)
@@ -207,20 +272,20 @@ def run(args: argparse.Namespace) -> int:
         else:
             bench_path = args.bench or DEFAULT_BENCH
             if not bench_path.is_file():
-                if args.duration_ms is None:
+                if duration_ms is None:
                     raise ValueError(f"{bench_path} not found: run `python -m inference bench`, or pass --artifact "
                                      "or --duration-ms with --memory")
                 ours_in = {"label": "ours", "memory_mb": args.memory or MEMORY_TIERS_MB[0],
-                           "duration_ms": args.duration_ms, "basis": "duration given with --duration-ms"}
+                           "duration_ms": duration_ms, "basis": "duration given with --duration-ms"}
             else:
                 bench = json.loads(bench_path.read_text())
                 ours_in, usual_in = from_bench(bench, args.variant, args.memory), usual_from_bench(bench)
-        if args.duration_ms is not None:
-            ours_in = {**ours_in, "duration_ms": args.duration_ms, "basis": "duration given with --duration-ms"}
+        if duration_ms is not None:
+            ours_in = {**ours_in, "duration_ms": duration_ms, "basis": "duration given with --duration-ms"}
         if args.usual_duration_ms is not None:
             usual_in = {"label": USUAL_LABEL, "memory_mb": USUAL_RECIPE_MEMORY_MB,
                         "duration_ms": args.usual_duration_ms, "basis": "duration given with --usual-duration-ms"}
-        common = {"requests_per_day": args.requests_per_day, "request_kb": args.payload_kb,
+        common = {"requests_per_day": requests_per_day, "request_kb": args.payload_kb,
                   "response_kb": args.response_kb}
         estimates = [estimate(**ours_in, **common)]
         if usual_in:
@@ -231,7 +296,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"prices": asdict(US_EAST_1), "estimates": [asdict(e) for e in estimates]}, indent=1))
     else:
-        print(render(estimates, US_EAST_1, args.requests_per_day))
+        print(render(estimates, US_EAST_1, requests_per_day))
         if not usual_in:
             print("(no usual-recipe duration: run `python -m inference bench` or pass --usual-duration-ms)")
     return 0
