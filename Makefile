@@ -42,8 +42,9 @@ MODULES ?= $(filter-out %/__init__.py,$(MUTATION_MODULES))
 MUTATION_JOBS ?= 2
 
 # One BLAS thread per mutant process: parallel mutants share the cores (the fork server keeps thread pools out of forks).
+# The tests run in the mutants/ copy: SLS_VENV_CACHE points them at the image-matching venvs already built here.
 mutation: $(VENV)/.installed
-	OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tests/mutation_report.py --jobs $(MUTATION_JOBS) $(MODULES)
+	SLS_VENV_CACHE=$(CURDIR)/.cache/venvs OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) tests/mutation_report.py --jobs $(MUTATION_JOBS) $(MODULES)
 
 mutation-report: $(VENV)/.installed
 	$(PY) tests/mutation_report.py --report-only $(MODULES)
