@@ -416,6 +416,32 @@ def test_updates_are_blue_green_and_roll_back_on_the_endpoints_own_alarms_by_def
         bake_s=600, auto_rollback=False, max_execution_s=1800)
 
 
+@pytest.mark.parametrize("alarms", [
+    {"errors_5xx": 1},
+    {"latency_p90_ms": 500},
+    {"errors_5xx": 1, "errors_4xx": 50, "latency_p90_ms": 500, "cold_start_ms": 20000},  # every kind set
+])
+def test_any_alarm_turns_on_the_bake_and_the_auto_rollback_also_inside_a_deployment_section(raw, alarms):
+    raw["endpoints"][0]["alarms"] = alarms
+    assert check(raw).endpoints[0].deployment == settings.DeploymentSettings(bake_s=300, auto_rollback=True)
+    raw["endpoints"][0]["deployment"] = {"max_execution_s": 900}  # a section that leaves the bake to its default
+    assert check(raw).endpoints[0].deployment == settings.DeploymentSettings(
+        bake_s=300, auto_rollback=True, max_execution_s=900)
+
+
+def test_without_alarms_a_deployment_section_defaults_to_no_bake(raw):
+    raw["endpoints"][0]["deployment"] = {"termination_wait_s": 120}
+    assert check(raw).endpoints[0].deployment == settings.DeploymentSettings(
+        bake_s=0, auto_rollback=False, termination_wait_s=120)
+
+
+@pytest.mark.parametrize("key", ["bake_s", "termination_wait_s"])
+def test_negative_waits_are_refused_naming_the_range(raw, key):
+    raw["endpoints"][0]["deployment"] = {key: -1}
+    with pytest.raises(ConfigError, match=rf"{P}\[0\]\.deployment\.{key}: -1 is out of range; allowed: 0"):
+        check(raw)
+
+
 def test_releases_kept_defaults_to_three(raw):
     assert check(raw).releases_kept == 3
     raw["releases_kept"] = 5
