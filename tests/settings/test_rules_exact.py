@@ -643,3 +643,49 @@ def test_thread_count_refuses_anything_but_a_positive_ascii_integer_with_one_mes
     with pytest.raises(ValueError) as info:
         thread_count(value)
     assert str(info.value) == f"{value!r} is not a positive integer (e.g. 1 or 2); unset it to use every vCPU"
+
+
+# ------------------------------------------------------------------------------------------------ alarm delivery
+
+def _monitoring(**values: Any) -> Callable[[dict], Any]:
+    return lambda raw: raw.update(monitoring=values)
+
+
+BAD_MONITORING = [
+    ("topic_arn not an SNS ARN", _monitoring(topic_arn="arn:aws:sqs:us-east-1:123456789012:q"),
+     f"{NS}:monitoring.topic_arn: 'arn:aws:sqs:us-east-1:123456789012:q' is not allowed; allowed: an SNS topic ARN "
+     "(arn:aws:sns:<region>:<account>:<name>)"),
+    ("e-mail without a topic", _monitoring(email=["a@example.com", "b@example.com"]),
+     f"{NS}:monitoring.email: a@example.com, b@example.com needs an SNS topic to subscribe to; allowed: set "
+     "sns_topic: true"),
+    ("both a new and an existing topic",
+     _monitoring(sns_topic=True, email=["a@example.com"], topic_arn="arn:aws:sns:us-east-1:123456789012:oncall"),
+     f"{NS}:monitoring.topic_arn: the alarms go to an existing topic or to a new one, not both; "
+     "allowed: topic_arn, or sns_topic: true with email"),
+]
+
+
+@pytest.mark.parametrize(("edit", "message"), [b[1:] for b in BAD_MONITORING], ids=[b[0] for b in BAD_MONITORING])
+def test_monitoring_errors_are_whole_messages(edit: Callable[[dict], Any], message: str):
+    refused(edit, message)
+
+
+# ------------------------------------------------------------------------------------------------ deployment
+
+def _deployment(**values: Any) -> Callable[[dict], Any]:
+    return lambda raw: ep(raw).update(deployment=values)
+
+
+@pytest.mark.parametrize(("key", "lo", "hi"), [("bake_s", 0, 3600), ("termination_wait_s", 0, 3600),
+                                               ("max_execution_s", 600, 14400)])
+def test_deployment_bounds_are_inclusive_and_one_past_is_refused(key: str, lo: int, hi: int):
+    for value in (lo, hi):
+        assert getattr(ok(_deployment(**{key: value})).endpoints[0].deployment, key) == value
+    for value in (lo - 1, hi + 1):
+        refused(_deployment(**{key: value}),
+                f"{E0}.deployment.{key}: {value} is out of range; allowed: {lo}-{hi}")
+
+
+def test_a_deployment_typo_lists_every_deployment_key():
+    refused(_deployment(bake=60), f"{E0}.deployment.bake: unknown key 'bake' (a typo?); allowed keys: "
+                                  "auto_rollback, bake_s, max_execution_s, termination_wait_s")
