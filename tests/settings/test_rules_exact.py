@@ -689,3 +689,21 @@ def test_deployment_bounds_are_inclusive_and_one_past_is_refused(key: str, lo: i
 def test_a_deployment_typo_lists_every_deployment_key():
     refused(_deployment(bake=60), f"{E0}.deployment.bake: unknown key 'bake' (a typo?); allowed keys: "
                                   "auto_rollback, bake_s, max_execution_s, termination_wait_s")
+
+
+# ------------------------------------------------------------------------------------------------ tags
+
+TAG_RULE = ("allowed: keys of 1-128 and values of 0-256 letters, digits, spaces and _ . : / = + - @, keys not "
+            "starting with aws:")
+BAD_TAGS = [
+    ("aws: prefix", {"AWS:team": "ml"}, f"{NS}:tags.AWS:team: the aws: prefix is reserved for AWS; {TAG_RULE}"),
+    ("empty key", {"": "ml"}, f"{NS}:tags.: an empty key; {TAG_RULE}"),
+    ("refused characters", {"team": "ml#1"}, f"{NS}:tags.team: characters AWS refuses; {TAG_RULE}"),
+    ("key too long, named by its first 40 characters", {"k" * 129: "v"},
+     f"{NS}:tags.{'k' * 40}: a key of 129 characters (at most 128); {TAG_RULE}"),
+]
+
+
+@pytest.mark.parametrize(("tags", "message"), [b[1:] for b in BAD_TAGS], ids=[b[0] for b in BAD_TAGS])
+def test_tag_errors_are_whole_messages(tags: dict, message: str):
+    refused(lambda raw: raw.update(tags=tags), message)
