@@ -244,7 +244,9 @@ def test_pool_masks_padding_for_every_mode(loaded, monkeypatch: pytest.MonkeyPat
             "mean_sqrt_len": [[6 / math.sqrt(3), 9 / math.sqrt(3)], [-5, 7]]}
     for pooling, expected in want.items():
         monkeypatch.setattr(loaded, "pooling", pooling)
-        close(loaded._pool(hidden, mask), np.array(expected))
+        pooled = loaded._pool(hidden, mask)
+        close(pooled, np.array(expected))
+        assert pooled.dtype == np.float32  # no float64 copy of the [rows, length, dimensions] activations
 
 
 # ------------------------------------------------------------------------------------------------ normalisation
@@ -341,6 +343,31 @@ def test_a_large_batch_is_split_at_the_token_budget(tmp_path: Path, monkeypatch:
     vectors, _ = m.embed(texts)
     assert [c["input_ids"].shape for c in spy.calls] == [(1, 3), (32, 64), (8, 64)]
     close(vectors, hand_matrix(texts, max_seq_length=64))
+
+
+@pytest.mark.parametrize(("lengths", "overhead", "budget", "chunks"), [
+    ([], 32, 2048, []),
+    ([7], 32, 2048, [(0, 1)]),
+    ([50], 0, 20, [(0, 1)]),  # a single text longer than the budget still runs, alone
+    ([50, 50], 100, 20, [(0, 1), (1, 2)]),  # two such texts never share a call, however dear a call is
+    ([10, 10], 5, 20, [(0, 2)]),  # exactly at the budget: allowed
+    ([10, 10], 5, 19, [(0, 1), (1, 2)]),  # one token over: split
+    ([10, 10, 10], 1, 20, [(0, 2), (2, 3)]),  # at most two per call; of the equal-cost plans, the last chunk short
+    ([1, 1], 0, 2048, [(0, 1), (1, 2)]),  # a tie between one call and two: the split found first (shortest) stays
+    ([2, 3], 2, 2048, [(0, 2)]),  # one call: 2 + 2 x 3 = 8 < 2 + 2 + 2 + 3
+    ([2, 5], 1, 2048, [(0, 1), (1, 2)]),  # two calls: 1 + 2 + 1 + 5 = 9 < 1 + 2 x 5
+    ([1, 2, 9, 9, 9, 30], 4, 2048, [(0, 2), (2, 5), (5, 6)]),
+    ([3] * 8 + [8], 32, 2048, [(0, 8), (8, 9)]),  # the handler's overhead: 8 x 5 padded tokens cost more than a call
+])
+def test_plan_chunks_exact_plans(lengths, overhead, budget, chunks) -> None:
+    assert handler.plan_chunks(lengths, overhead, budget) == chunks
+
+
+def test_plan_chunks_defaults_are_the_measured_call_cost_and_token_budget() -> None:
+    assert (handler.CHUNK_OVERHEAD, handler.TOKEN_BUDGET) == (32, 2048)
+    assert handler.plan_chunks([3] * 8 + [8]) == [(0, 8), (8, 9)]
+    assert handler.plan_chunks([64] * 33) == [(0, 32), (32, 33)]  # 33 x 64 > 2048
+    assert handler.plan_chunks([64] * 32) == [(0, 32)]
 
 
 def test_a_graph_without_token_type_ids_is_fed_without_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -487,6 +514,7 @@ def test_the_torch_runtime_loads_with_automodel_and_pools_the_same(tmp_path: Pat
     assert one.dtype == np.float32  # last_hidden_state.float(): float32 like the onnx graphs
     close(one[0], hand_vector("far dog"))
     assert log["feeds"] == [["attention_mask", "input_ids", "token_type_ids"]] * 2
+    assert m.input_names == ["input_ids", "attention_mask", "token_type_ids"]  # what it feeds, as for a graph
     assert log["inference_mode"] is False
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     load(tmp_path, "two", runtime="torch")
@@ -495,7 +523,7 @@ def test_the_torch_runtime_loads_with_automodel_and_pools_the_same(tmp_path: Pat
 
 # ------------------------------------------------------------------------------------------------ request errors
 @pytest.mark.parametrize("content_type", [JSON, "application/json; charset=utf-8", "Application/JSON",
-                                          " application/json ;charset=UTF-8"])
+                                          " application/json ;charset=UTF-8", "application/json; charset=utf-8; v=2"])
 def test_json_content_types_are_accepted(loaded, content_type: str) -> None:
     assert handler.input_fn(b'{"inputs": "cat"}', content_type) == {"texts": ["cat"]}
 
@@ -600,7 +628,8 @@ def test_the_handler_keeps_serving_after_client_errors(loaded) -> None:
 
 # ------------------------------------------------------------------------------------------------ response
 @pytest.mark.parametrize("accept", [None, "", "  ", JSON, "application/json; q=0.9", "text/csv, application/json",
-                                    "application/*", "*/*", "text/html,*/*;q=0.1", "APPLICATION/JSON"])
+                                    "application/*", "*/*", "text/html,*/*;q=0.1", "APPLICATION/JSON",
+                                    "application/json; q=0.9; level=1"])
 def test_accept_headers_that_admit_json(loaded, accept) -> None:
     close(invoke(loaded, {"inputs": "cat"}, accept=accept)["embeddings"], hand_matrix(["cat"]))
 
