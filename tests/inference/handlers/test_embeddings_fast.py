@@ -703,6 +703,7 @@ def test_thread_cap_refuses_anything_but_a_positive_integer(raw: str) -> None:
 @pytest.mark.parametrize(("files", "expected"), [
     ({"cpu.max": "max 100000\n"}, None),
     ({"cpu.max": "max\n"}, None),
+    ({"cpu.max": "max 100000\n", "cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
     ({"cpu.max": "150000 100000\n"}, 1.5),
     ({"cpu.max": "  50000   200000 \n"}, 0.25),
     ({"cpu.max": "50000\n"}, 0.5),  # no period: the default 100000
