@@ -178,6 +178,7 @@ def test_model_config_and_endpoint_inputs_and_the_components_outputs(component_o
         "variant_name": "AllTraffic",
     }
     assert json.loads(invoke.inputs["policy"])["Statement"][0]["Resource"] == endpoint.state["arn"]
+    assert invoke.inputs["description"] == "Invoke SageMaker endpoint scorer-qa"  # names the endpoint it opens
     assert component_outputs["scorer"] == {"endpoint_name": "scorer-qa", "endpoint_arn": endpoint.state["arn"],
                                            "model_name": model.state["name"],
                                            "invoke_policy_arn": invoke.state["arn"]}
@@ -213,7 +214,9 @@ def test_with_a_key_the_config_is_encrypted_and_the_role_decrypts_through_s3():
 
 def test_the_lambda_role_is_the_invoke_access_one():
     run = declare_all(lambda_role=True)
-    assert run.outputs["lambda_role_arn"] == run.get("scorer-invoke-lambda-role").state["arn"]
+    role = run.get("scorer-invoke-lambda-role")
+    assert run.outputs["lambda_role_arn"] == role.state["arn"]
+    assert role.inputs["description"] == "Lambda functions that call endpoint scorer-qa"
 
 
 def test_instances_are_one_weighted_variant_scaled_on_the_instance_count():
