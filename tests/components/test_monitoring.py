@@ -188,3 +188,120 @@ def test_a_threshold_of_zero_still_declares_its_alarm():
                                                               cold_start_ms=0))}
     assert sorted(specs) == sorted(EXPECTED_ALARMS)
     assert all(s.threshold == 0 for s in specs.values())
+
+
+# ------------------------------------------------------------------------------------------------ dashboard
+# One row per endpoint, 3 panels of 8x6 per line on CloudWatch's 24-column grid; each graphs only metrics the
+# endpoint publishes (a serverless endpoint: no CPUUtilization; provisioned concurrency only where provisioned).
+
+
+def metric(ns, name, endpoint, stat):
+    return [ns, name, "EndpointName", endpoint, "VariantName", "AllTraffic", {"stat": stat}]
+
+
+def panels(endpoint: str, serverless: bool, provisioned: bool) -> list[tuple[str, list]]:
+    sm, ep = "AWS/SageMaker", "/aws/sagemaker/Endpoints"
+    out = [
+        ("Invocations and errors", [metric(sm, "Invocations", endpoint, "Sum"),
+                                    metric(sm, "Invocation4XXErrors", endpoint, "Sum"),
+                                    metric(sm, "Invocation5XXErrors", endpoint, "Sum")]),
+        ("Latency (µs): model p50/p90, overhead p90", [metric(sm, "ModelLatency", endpoint, "p50"),
+                                                       metric(sm, "ModelLatency", endpoint, "p90"),
+                                                       metric(sm, "OverheadLatency", endpoint, "p90")]),
+        ("Cold starts: ModelSetupTime (µs)", [metric(sm, "ModelSetupTime", endpoint, "Maximum")]),
+    ]
+    if serverless:
+        out.append(("Memory (%)", [metric(ep, "MemoryUtilization", endpoint, "Maximum")]))
+        concurrency = [metric(sm, "ServerlessConcurrentExecutionsUtilization", endpoint, "Maximum")]
+        if provisioned:
+            concurrency.append(metric(sm, "ServerlessProvisionedConcurrencyUtilization", endpoint, "Maximum"))
+        out.append(("Concurrency utilization", concurrency))
+    else:
+        out.append(("Memory and CPU (%)", [metric(ep, "MemoryUtilization", endpoint, "Maximum"),
+                                           metric(ep, "CPUUtilization", endpoint, "Average")]))
+    return out
+
+
+def test_the_dashboard_has_a_row_per_endpoint_with_only_the_metrics_it_publishes(component_outputs):
+    endpoints = [
+        MonitoredEndpoint("a", "a-qa", "AllTraffic", provisioned=True),
+        MonitoredEndpoint("b", "b-qa", "AllTraffic"),
+        MonitoredEndpoint("c", "c-qa", "AllTraffic", serverless=False),
+    ]
+
+    def declare(provider):
+        m = Monitoring("mon", MonitoringArgs(endpoints=endpoints, region="eu-west-1", dashboard_name="proj-qa",
+                                             dashboard=True), pulumi.ResourceOptions(providers=[provider]))
+        return {"dashboard": m.dashboard_name, "topic": m.topic_arn}
+
+    run = declare_and_run(declare)
+    dashboard = run.get("mon-dashboard")
+    assert dashboard.inputs["dashboardName"] == "proj-qa" == run.outputs["dashboard"]
+    expected = []
+    for row, (key, serverless, provisioned) in enumerate([("a", True, True), ("b", True, False),
+                                                           ("c", False, False)]):
+        for col, (title, metrics) in enumerate(panels(f"{key}-qa", serverless, provisioned)):
+            expected.append({
+                "type": "metric",
+                "x": [0, 8, 16][col % 3],
+                "y": 12 * row + [0, 6][col // 3],
+                "width": 8,
+                "height": 6,
+                "properties": {"title": f"{key}: {title}", "metrics": metrics, "region": "eu-west-1",
+                               "view": "timeSeries", "period": 60},
+            })
+    assert json.loads(dashboard.inputs["dashboardBody"]) == {"widgets": expected}
+    component = next(r for r in run.resources if r.typ == "sls:index:Monitoring")
+    assert dashboard.parent == component.urn
+    assert run.outputs["topic"] is None and not run.of_type("aws:sns/topic:Topic")
+    assert component_outputs["mon"] == {"dashboard_name": "proj-qa"}
+
+
+def test_a_topic_its_subscribers_and_the_alarms_arns_by_endpoint_and_kind(component_outputs):
+    def declare(provider):
+        m = Monitoring(
+            "mon",
+            MonitoringArgs(
+                endpoints=[MonitoredEndpoint("a", "a-qa", "AllTraffic", AlarmThresholds(errors_5xx=1, errors_4xx=9)),
+                           MonitoredEndpoint("b", "b-qa", "AllTraffic", AlarmThresholds(cold_start_ms=5))],
+                region="eu-west-1",
+                dashboard_name="proj-qa",
+                sns_topic=True,
+                emails=["ops@example.com", "oncall@example.com", "lead@example.com"],
+            ),
+            pulumi.ResourceOptions(providers=[provider]),
+        )
+        return {"arns": m.alarm_arns, "names": m.alarm_names, "topic": m.topic_arn, "dashboard": m.dashboard_name}
+
+    run = declare_and_run(declare)
+    topic = run.get("mon-alarms")
+    component = next(r for r in run.resources if r.typ == "sls:index:Monitoring")
+    assert topic.parent == component.urn and "name" not in topic.inputs
+    subscriptions = [(s.name, s.inputs) for s in run.of_type("aws:sns/topicSubscription:TopicSubscription")]
+    assert subscriptions == [
+        (name, {"topic": topic.state["arn"], "protocol": "email", "endpoint": email})
+        for name, email in [("mon-alarms-email", "ops@example.com"), ("mon-alarms-email-2", "oncall@example.com"),
+                            ("mon-alarms-email-3", "lead@example.com")]
+    ]
+    assert all(s.parent == component.urn for s in run.of_type("aws:sns/topicSubscription:TopicSubscription"))
+    alarms = {a.name: a for a in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert sorted(alarms) == ["mon-a-4xx", "mon-a-5xx", "mon-b-cold-start"]
+    assert all(a.parent == component.urn for a in alarms.values())
+    assert run.outputs["arns"] == {
+        "a-5xx": alarms["mon-a-5xx"].state["arn"],
+        "a-4xx": alarms["mon-a-4xx"].state["arn"],
+        "b-cold-start": alarms["mon-b-cold-start"].state["arn"],
+    }
+    assert run.outputs["names"] == {"a": ["a-qa-5xx", "a-qa-4xx"], "b": ["b-qa-cold-start"]}
+    assert run.outputs["topic"] == topic.state["arn"] and run.outputs["dashboard"] is None
+    assert component_outputs["mon"] == {"topic_arn": topic.state["arn"]}
+
+
+def test_without_any_email_the_topic_has_no_subscriber():
+    def declare(provider):
+        Monitoring("mon", MonitoringArgs(endpoints=[], region="eu-west-1", dashboard_name="d", sns_topic=True),
+                   pulumi.ResourceOptions(providers=[provider]))
+        return {}
+
+    run = declare_and_run(declare)
+    assert [r.typ for r in run.resources if r.typ.startswith("aws:")] == ["aws:sns/topic:Topic"]
