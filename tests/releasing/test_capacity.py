@@ -131,3 +131,21 @@ def test_a_target_that_is_not_registered_live_is_left_alone():
     aas = StubAutoscaling({})
     assert capacity.deregister_going(aas, settings, ["emb-scaling-target"], print) == []
     assert [op for op, _ in aas.calls] == ["describe"]
+
+
+def test_a_target_of_an_endpoint_the_stack_does_not_have_is_skipped_and_the_rest_still_deregistered():
+    settings = SimpleNamespace(endpoints=[ep("emb")])
+    rid = "endpoint/emb-prod/variant/AllTraffic"
+    aas = StubAutoscaling({rid: ["sagemaker:variant:DesiredInstanceCount"]})
+    done = capacity.deregister_going(aas, settings, ["gone-scaling-target", "emb-scaling-target"], print)
+    assert done == [rid] and [op for op, _ in aas.calls] == ["describe", "deregister"]
+
+
+def test_an_answer_without_scalable_targets_deregisters_nothing():
+    class Bare(StubAutoscaling):
+        def describe_scalable_targets(self, **kw):
+            self.calls.append(("describe", kw))
+            return {}
+
+    aas = Bare({})
+    assert capacity.deregister_going(aas, SimpleNamespace(endpoints=[ep("emb")]), ["emb-scaling-target"], print) == []

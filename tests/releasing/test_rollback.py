@@ -24,7 +24,9 @@ BEFORE = LiveState("e", "InService", "c-1")
 
 def run(sm: StubSageMaker, before: LiveState | None = BEFORE) -> tuple[object, list[str]]:
     lines: list[str] = []
-    return rollback(sm, "e", before, WAIT, lines.append), lines
+    outcome = rollback(sm, "e", before, WAIT, lines.append)
+    assert outcome.endpoint == "e" and outcome.state.name == "e"
+    return outcome, lines
 
 
 def updates(sm: StubSageMaker) -> list[dict]:
@@ -35,7 +37,7 @@ def updates(sm: StubSageMaker) -> list[dict]:
 def test_an_endpoint_this_release_created_has_nothing_to_return_to(before):
     sm = StubSageMaker(states={"e": [endpoint("Failed", "c-2", "no capacity")]})
     o, lines = run(sm, before)
-    assert o.ok and o.endpoint == "e"
+    assert o.ok is True
     assert o.detail == "created by this release, nothing to return to; now Failed on config c-2; FailureReason: " \
                        "no capacity"
     assert o.state == LiveState("e", "Failed", "c-2", "no capacity")
@@ -45,7 +47,7 @@ def test_an_endpoint_this_release_created_has_nothing_to_return_to(before):
 def test_an_endpoint_whose_previous_config_is_unknown_is_not_touched_and_fails():
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-2")]})
     o, _ = run(sm, LiveState("e", error="AccessDeniedException: no"))
-    assert not o.ok
+    assert o.ok is False
     assert o.detail == ("its config before the release is unknown (unknown (AccessDeniedException: no)); now "
                         "InService on config c-2")
     assert o.state.config_name == "c-2" and updates(sm) == []
@@ -55,7 +57,7 @@ def test_a_changed_endpoint_is_updated_back_to_its_previous_config_and_verified_
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-2"), endpoint("InService", "c-1")]},
                        configs={"c-1", "c-2"})
     o, lines = run(sm)
-    assert o.ok and o.detail == "rolled back to c-1, InService (verified live)"
+    assert o.ok is True and o.detail == "rolled back to c-1, InService (verified live)"
     assert o.state == LiveState("e", "InService", "c-1")
     assert updates(sm) == [{"EndpointName": "e", "EndpointConfigName": "c-1"}]
     assert sm.ops("wait:endpoint_in_service") == [("wait:endpoint_in_service", {
@@ -68,7 +70,7 @@ def test_a_failed_endpoint_on_its_previous_config_is_still_updated():
     sm = StubSageMaker(states={"e": [endpoint("Failed", "c-1", "boom"), endpoint("InService", "c-1")]},
                        configs={"c-1"})
     o, _ = run(sm)
-    assert o.ok and o.detail == "rolled back to c-1, InService (verified live)"
+    assert o.ok is True and o.detail == "rolled back to c-1, InService (verified live)"
     assert updates(sm) == [{"EndpointName": "e", "EndpointConfigName": "c-1"}]
 
 
@@ -77,7 +79,7 @@ def test_a_failed_endpoint_on_its_previous_config_is_still_updated():
 def test_an_endpoint_already_on_its_previous_config_is_left_alone(reason, how):
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-1", reason)]}, configs={"c-1"})
     o, lines = run(sm)
-    assert o.ok and o.detail == f"already serves its previous config c-1 ({how})"
+    assert o.ok is True and o.detail == f"already serves its previous config c-1 ({how})"
     assert o.state == LiveState("e", "InService", "c-1", reason)
     assert updates(sm) == [] and lines == []
 
@@ -85,7 +87,7 @@ def test_an_endpoint_already_on_its_previous_config_is_left_alone(reason, how):
 def test_serving_a_previous_config_that_was_deleted_is_a_failure_saying_the_next_deploy_will_fail():
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-1")]}, configs={"c-2"})
     o, _ = run(sm)
-    assert not o.ok and updates(sm) == []
+    assert o.ok is False and updates(sm) == []
     assert o.detail == ("serves c-1, which no longer exists: the next deploy will fail with 'Could not find endpoint "
                         "configuration' until the stack recreates it")
     assert o.state.config_name == "c-1"
@@ -94,7 +96,7 @@ def test_serving_a_previous_config_that_was_deleted_is_a_failure_saying_the_next
 def test_a_previous_config_that_no_longer_exists_cannot_be_rolled_back_to():
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-2")]}, configs={"c-2"})
     o, _ = run(sm)
-    assert not o.ok and updates(sm) == []
+    assert o.ok is False and updates(sm) == []
     assert o.detail == ("cannot roll back: its previous config c-1 no longer exists (deleted after the update); it "
                         "stays InService on config c-2")
     assert o.state.config_name == "c-2"
@@ -107,7 +109,7 @@ def test_an_endpoint_still_in_progress_is_waited_for_before_rolling_back(status)
                                      endpoint("InService", "c-1")]}, configs={"c-1", "c-2"})
     o, lines = run(sm)
     assert lines == [f"  e: {status}; waiting before rolling back", "  e: UpdateEndpoint back to c-1"]
-    assert o.ok and updates(sm) == [{"EndpointName": "e", "EndpointConfigName": "c-1"}]
+    assert o.ok is True and updates(sm) == [{"EndpointName": "e", "EndpointConfigName": "c-1"}]
     assert len(sm.ops("wait:endpoint_in_service")) == 2  # settled first, then rolled back
 
 
@@ -115,7 +117,7 @@ def test_an_in_progress_endpoint_that_rolls_itself_back_is_not_updated_again():
     sm = StubSageMaker(states={"e": [endpoint("RollingBack", "c-1"), endpoint("InService", "c-1", "ping failed")]},
                        configs={"c-1"})
     o, _ = run(sm)
-    assert o.ok and o.detail == "already serves its previous config c-1 (SageMaker rolled the update back)"
+    assert o.ok is True and o.detail == "already serves its previous config c-1 (SageMaker rolled the update back)"
     assert updates(sm) == []
 
 
@@ -124,7 +126,7 @@ def test_an_endpoint_that_never_settles_is_not_rolled_back():
                                      endpoint("Updating", "c-3")]},
                        configs={"c-1"}, waits={"e": [max_attempts()]})
     o, _ = run(sm)
-    assert not o.ok and updates(sm) == []
+    assert o.ok is False and updates(sm) == []
     assert o.detail.startswith("cannot roll back an endpoint that is not settled: endpoint e is still Updating after ")
     assert o.state.config_name == "c-3"  # described again for the report
 
@@ -135,7 +137,7 @@ def test_an_update_sagemaker_refuses_is_a_failure_naming_the_error(status, hint)
                        configs={"c-1"},
                        update_error=client_error("ValidationException", "Cannot update", "UpdateEndpoint"))
     o, _ = run(sm)
-    assert not o.ok and updates(sm) == [{"EndpointName": "e", "EndpointConfigName": "c-1"}]
+    assert o.ok is False and updates(sm) == [{"EndpointName": "e", "EndpointConfigName": "c-1"}]
     assert o.detail.startswith("UpdateEndpoint to c-1 was refused: An error occurred (ValidationException) when "
                                f"calling the UpdateEndpoint operation: Cannot update; now {status} on config c-2")
     delete = ("; a Failed endpoint that SageMaker will not update must be deleted (`aws sagemaker delete-endpoint "
@@ -148,14 +150,14 @@ def test_an_update_that_cannot_reach_sagemaker_is_a_failure_too():
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-2")]}, configs={"c-1"},
                        update_error=connection_error())
     o, _ = run(sm)
-    assert not o.ok and o.detail.startswith("UpdateEndpoint to c-1 was refused: Could not connect")
+    assert o.ok is False and o.detail.startswith("UpdateEndpoint to c-1 was refused: Could not connect")
 
 
 def test_a_rollback_that_does_not_finish_is_a_failure():
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-2"), endpoint("Failed", "c-1", "boom")]},
                        configs={"c-1"}, waits={"e": [waiter_failed()]})
     o, _ = run(sm)
-    assert not o.ok
+    assert o.ok is False
     assert o.detail == ("rollback to c-1 did not finish: endpoint e is Failed: boom; its logs are in the CloudWatch "
                         "log group /aws/sagemaker/Endpoints/e")
     assert o.state == LiveState("e", "Failed", "c-1", "boom")
@@ -164,7 +166,7 @@ def test_a_rollback_that_does_not_finish_is_a_failure():
 def test_a_rollback_that_ends_on_another_config_is_a_failure_naming_it():
     sm = StubSageMaker(states={"e": [endpoint("InService", "c-2"), endpoint("InService", "c-3")]}, configs={"c-1"})
     o, _ = run(sm)
-    assert not o.ok
+    assert o.ok is False
     assert o.detail == "after the rollback it serves c-3, not c-1; logs: /aws/sagemaker/Endpoints/e"
     assert o.state == LiveState("e", "InService", "c-3")
 
@@ -174,4 +176,4 @@ def test_a_missing_endpoint_that_existed_before_is_not_recreated():
     sm = StubSageMaker(states={"e": [not_found("e")]}, configs={"c-1"},
                        update_error=client_error("ValidationException", "Could not find endpoint", "UpdateEndpoint"))
     o, _ = run(sm)
-    assert not o.ok and "now does not exist" in o.detail
+    assert o.ok is False and "now does not exist" in o.detail
