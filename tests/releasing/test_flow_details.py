@@ -336,3 +336,32 @@ def test_a_smoke_failure_names_the_endpoint_and_the_failed_checks_and_the_other_
     assert rows["embeddings-dev"][1:4] == ["InService,", "smoke", "FAILED"]
     assert rows["call-time-dev"][1:4] == ["InService,", "smoke", "ok"]
     assert rows["embeddings-dev"][5] == "embeddings-config-r1"  # rolled back before the summary
+
+
+@pytest.mark.parametrize("operation", ["refresh", "preview"])
+def test_a_failed_refresh_or_preview_exits_1_naming_it_and_deploys_nothing(work_dir, world, deployed, pulumi_cli,
+                                                                           operation):
+    from pulumi import automation as auto
+
+    world.errors[operation] = auto.CommandError(auto.CommandResult("", "error: boom", 255))
+    code, lines = run_release(release_argv(work_dir, "--refresh"))
+    assert code == failures.EXIT_FAILED
+    assert lines[-1] == f"error: pulumi {operation} failed: code: 255 stdout: stderr: error: boom"
+    assert stage_lines(lines)[-1] == operation and "up" not in [op for op, _ in world.calls]
+
+
+def test_the_stages_of_a_release_with_refresh_and_a_destroy(work_dir, world, deployed, pulumi_cli):
+    code, lines = run_release(release_argv(work_dir, "--refresh"))
+    assert code == 0
+    assert stage_lines(lines)[:5] == ["validate", "artifacts", "pulumi", "refresh", "preview"]
+    code, lines = run_release(["dev", "--destroy", "--yes", "--work-dir", str(work_dir)])
+    assert code == 0 and stage_lines(lines) == ["validate", "artifacts", "pulumi", "destroy"]
+
+
+def test_a_failed_destroy_is_named(work_dir, world, aws_env, pulumi_cli):
+    from pulumi import automation as auto
+
+    world.errors["destroy"] = auto.CommandError(auto.CommandResult("", "error: AccessDenied", 255))
+    code, lines = run_release(["dev", "--destroy", "--yes", "--work-dir", str(work_dir)])
+    assert code == failures.EXIT_FAILED
+    assert lines[-1] == "error: pulumi destroy failed: code: 255 stdout: stderr: error: AccessDenied"

@@ -100,8 +100,8 @@ class FakeProcess:
     def __init__(self, argv, *, code=None, stubborn=False, **kw):
         self.argv, self.kw, self.returncode, self.stubborn = argv, kw, code, stubborn
         self.pid, self.events = 4242, []
-        if code is not None:
-            kw["stdout"].write(b"Traceback ...\nServeError: no code/inference.py\n")
+        if code is not None:  # a long log, not all of it UTF-8: the last 2000 characters are shown
+            kw["stdout"].write(b"\xff" + b"x" * 3000 + b"\nTraceback ...\nServeError: no code/inference.py\n")
 
     def poll(self):
         return self.returncode
@@ -185,7 +185,8 @@ def test_a_server_that_exits_fails_the_release_with_its_output(monkeypatch, tmp_
     with pytest.raises(failures.ReleaseFailure) as f, local.serving(tmp_path / "a.tar.gz", "e", None, out=print):
         pass
     assert f.value.code == failures.EXIT_FAILED
-    assert f.value.message == ("the local endpoint for e exited (2): Traceback ...\n"
+    tail = "x" * (2000 - len("\nTraceback ...\nServeError: no code/inference.py\n"))
+    assert f.value.message == (f"the local endpoint for e exited (2): {tail}\nTraceback ...\n"
                                "ServeError: no code/inference.py")
     assert procs[0].events == ["terminate", ("wait", 20)]  # stopped all the same
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from pulumi import automation as auto
 
@@ -120,3 +122,15 @@ def test_the_scaling_targets_the_plan_replaces_or_deletes_are_named():
                    ("replace", ENDPOINT_TYPE, "emb-endpoint"))
     assert plan.scaling_targets_going == ["a-scaling-target", "emb-scaling-target"]
     assert plan_of(("update", ENDPOINT_TYPE, "e")).scaling_targets_going == []
+
+
+def test_an_op_is_read_from_the_enum_or_taken_as_a_plain_string():
+    from releasing.plan import _op
+
+    assert _op(auto.OpType.CREATE_REPLACEMENT) == "create-replacement" and _op("delete") == "delete"
+    plan = Plan()
+    plan.record(SimpleNamespace(change_summary={"update": 2, auto.OpType.SAME: 3}))
+    assert plan.change_summary == {"update": 2, "same": 3}
+    assert Plan().counts == {} and Plan().change_summary == {}
+    plan.record(object())  # a result without a change summary
+    assert plan.change_summary == {}

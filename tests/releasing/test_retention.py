@@ -224,3 +224,43 @@ def test_configs_created_in_the_same_second_are_ordered_by_name():
     ep = retention.Endpoint("scorer", "scorer-prod", "scorer-config-a", "artifacts")
     out = retention.prune(Sm(), S3(), ep, keep=1, tags=TAGS, dry_run=True)
     assert out.kept_configs == ["scorer-config-c", "scorer-config-a"] and out.configs == ["scorer-config-b"]
+
+
+class Recorded:
+    """A boto3 client that records each call (name, keyword arguments) before making it."""
+
+    def __init__(self, client):
+        self.client, self.calls = client, []
+
+    def __getattr__(self, name):
+        attr = getattr(self.client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*a, **kw):
+            self.calls.append((name, kw))
+            return attr(*a, **kw)
+
+        return call
+
+
+def test_listing_is_filtered_by_name_on_the_server_and_deletes_name_exactly_what_goes(aws):
+    """An account holds every stack's models and configs: list only this endpoint's, delete by exact name."""
+    sm, s3 = aws
+    s3.create_bucket(Bucket="artifacts")
+    configs = [release(sm, s3, "artifacts", n) for n in range(1, 3)]
+    sm.create_endpoint(EndpointName="scorer-prod", EndpointConfigName=configs[-1])
+    rsm, rs3 = Recorded(sm), Recorded(s3)
+    retention.prune(rsm, rs3, retention.Endpoint("scorer", "scorer-prod", configs[-1], "artifacts"), keep=1,
+                    tags=TAGS)
+    calls = rsm.calls
+    assert calls[0] == ("describe_endpoint", {"EndpointName": "scorer-prod"})
+    assert [kw["NameContains"] for op, kw in calls if op.startswith("list_") and op != "list_tags"] == [
+        "scorer-config-", "scorer-model-"]
+    assert ("delete_endpoint_config", {"EndpointConfigName": configs[0]}) in calls
+    assert ("delete_model", {"ModelName": "scorer-model-p000001"}) in calls
+    assert ("describe_endpoint_config", {"EndpointConfigName": configs[-1]}) in calls
+    assert ("describe_model", {"ModelName": "scorer-model-p000002"}) in calls
+    (delete,) = [kw for op, kw in rs3.calls if op == "delete_object"]
+    assert delete["Bucket"] == "artifacts" and delete["Key"] == f"artifacts/scorer/{1:064x}/model.tar.gz"
+    assert "VersionId" in delete
