@@ -33,6 +33,7 @@ def in_process(monkeypatch):
         calls.append((artifact, name, max_concurrency))
         handler = load_handler(Path(f"{artifact}.src"))  # served_artifact's model directory
         with running_server(create_app(handler, name=name, max_concurrency=max_concurrency)) as url:
+            out(f"  {name}: serving in process at {url}")
             yield url
 
     monkeypatch.setattr(local, "serving", serving)
@@ -45,7 +46,10 @@ def test_release_local_serves_each_endpoint_smoke_tests_it_and_summarises(in_pro
     code = local.release_local(args(work, warm=2), lines.append)
     text = "\n".join(lines)
     assert code == failures.EXIT_OK, text
+    assert [line[3:] for line in lines if line.startswith("== ")] == ["validate", "artifacts", "serve and smoke test",
+                                                                      "summary"]
     assert lines[1] == "dev: config valid (2 endpoint(s)); local mode: no Pulumi, no AWS"
+    assert any(line.startswith("  embeddings-dev: serving in process at http://127.0.0.1:") for line in lines)
     assert in_process == [(work / "e.tar.gz", "embeddings-dev", 5), (work / "c.tar.gz", "call-time-dev", 2)]
     assert any(line.startswith("  embeddings: sha256 ") and line.endswith(str(work / "e.tar.gz")) for line in lines)
     assert "warm median" in text and "over 2" in text  # --warm reaches the smoke test
@@ -210,3 +214,38 @@ def test_serving_a_real_artifact_answers_ping_until_the_block_ends(tmp_path):
             assert r.status == 200
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{url}/ping", timeout=2)
+
+
+def test_release_local_builds_what_the_stack_builds(monkeypatch, tmp_path):
+    from fake_artifacts import FakeBuilders, use_fake_builds
+
+    builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
+    served = []
+
+    @contextlib.contextmanager
+    def stop(artifact, name, max_concurrency, *, out=print, startup_timeout_s=600.0):
+        served.append(artifact)
+        raise failures.ReleaseFailure(failures.EXIT_FAILED, "stop here")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(local, "serving", stop)
+    lines: list[str] = []
+    assert local.release_local(args(local.ROOT), lines.append) == failures.EXIT_FAILED
+    assert [r["kind"] for r in builders.built] == ["embeddings", "sklearn"]  # built, not left pending
+    assert served and any(line.startswith("  embeddings: sha256 ") for line in lines)
+    assert len(lines) > len([line for line in lines if line.startswith(("==", "--", "  embeddings:", "  call-time:",
+                                                                         "dev:", "error:"))])  # the build's log
+
+
+def test_an_endpoint_without_a_serverless_config_is_served_without_a_concurrency_limit(in_process, monkeypatch,
+                                                                                         tmp_path):
+    import dataclasses
+
+    from releasing import prepare
+
+    work = local_project(tmp_path / "project")
+    settings = prepare.load(work, "dev")
+    instance = dataclasses.replace(settings.endpoints[0], serverless=None)  # as an instance endpoint has
+    monkeypatch.setattr(prepare, "load", lambda work_dir, stack: dataclasses.replace(settings, endpoints=[instance]))
+    local.release_local(args(work), print)
+    assert in_process == [(work / "e.tar.gz", "embeddings-dev", None)]

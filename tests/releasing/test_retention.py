@@ -264,3 +264,12 @@ def test_listing_is_filtered_by_name_on_the_server_and_deletes_name_exactly_what
     (delete,) = [kw for op, kw in rs3.calls if op == "delete_object"]
     assert delete["Bucket"] == "artifacts" and delete["Key"] == f"artifacts/scorer/{1:064x}/model.tar.gz"
     assert "VersionId" in delete
+
+
+def test_a_resource_listed_without_tags_is_not_this_stacks():
+    class Untagged:
+        def list_tags(self, **kw):
+            return {}
+
+    assert retention._owned(Untagged(), "arn:aws:sagemaker:us-east-1:1:endpoint-config/x", TAGS) is False
+    assert retention._owned(Untagged(), "arn:aws:sagemaker:us-east-1:1:endpoint-config/x", {}) is True

@@ -142,7 +142,7 @@ def test_an_update_sagemaker_refuses_is_a_failure_naming_the_error(status, hint)
                                f"calling the UpdateEndpoint operation: Cannot update; now {status} on config c-2")
     delete = ("; a Failed endpoint that SageMaker will not update must be deleted (`aws sagemaker delete-endpoint "
               "--endpoint-name e`) and the stack released again")
-    assert o.detail.endswith(delete) is hint
+    assert o.detail.endswith(f"Cannot update; now {status} on config c-2{delete if hint else ''}")
     assert o.state.failure_reason == "after"  # described again after the refusal
 
 
