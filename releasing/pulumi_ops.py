@@ -23,11 +23,6 @@ LOGIN_HELP = ("log in first: `pulumi login` (Pulumi Cloud), `pulumi login --loca
               "`pulumi login s3://bucket/prefix`; in CI set PULUMI_ACCESS_TOKEN or PULUMI_BACKEND_URL")
 
 
-def _text(e: Exception) -> str:
-    stderr = getattr(e, "stderr", None) or ""
-    return f"{e} {stderr}"
-
-
 def select(stack_name: str, work_dir: Path, out: Callable[[str], None]) -> Any:
     """The stack through the Automation API, after checking who is logged in."""
     from pulumi import automation as auto
@@ -38,7 +33,7 @@ def select(stack_name: str, work_dir: Path, out: Callable[[str], None]) -> Any:
         raise ReleaseFailure(EXIT_PULUMI, f"stack {stack_name!r} does not exist in this backend; create it with "
                                           f"`pulumi stack init {stack_name}` (README.md, Deploying)") from None
     except auto.CommandError as e:
-        if NOT_LOGGED_IN.search(_text(e)):
+        if NOT_LOGGED_IN.search(str(e)):
             raise ReleaseFailure(EXIT_NOT_LOGGED_IN, f"not logged in to a Pulumi backend: {LOGIN_HELP}") from None
         raise ReleaseFailure(EXIT_PULUMI, f"cannot use the Pulumi CLI: {_short(e)}; {INSTALL_PULUMI}") from None
     except OSError as e:
@@ -63,7 +58,7 @@ def run(operation: str, call: Callable[[], Any]) -> Any:
                                           "to finish, or if it crashed, `pulumi cancel` (Pulumi Cloud) or "
                                           "remove the backend's lock file (file/S3 backend)") from None
     except auto.CommandError as e:
-        if NOT_LOGGED_IN.search(_text(e)):
+        if NOT_LOGGED_IN.search(str(e)):
             raise ReleaseFailure(EXIT_NOT_LOGGED_IN, f"pulumi {operation}: not logged in: {LOGIN_HELP}") from None
         raise ReleaseFailure(EXIT_FAILED, f"pulumi {operation} failed: {_short(e, 2000)}") from None
 

@@ -154,3 +154,84 @@ def test_every_exit_code_is_documented_in_the_module_docstring_and_readme():
     for code in EXIT_CODES:
         assert f" {code} " in release.__doc__, code
         assert f"| {code} |" in section, code
+
+
+def test_the_help_says_what_each_option_does_and_lists_the_exit_codes(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")  # no wrapping
+    with pytest.raises(SystemExit) as e:
+        release.parse_args(["--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert text.startswith("usage: python release.py [-h] [--preview | --build-only | --local | --destroy] [--yes] "
+                           "[--allow-replace] [--work-dir WORK_DIR] [--message MESSAGE] [--refresh] [--wait-delay S] "
+                           "[--wait-attempts N] [--warm N] stack")
+    for said in [
+        "Release a stack: validate, build, preview, deploy, verify the live endpoints, smoke-test them, roll back on "
+        "failure. positional arguments:",
+        "stack stack to release: the name in Pulumi.<stack>.yaml (dev, prod, ...)",
+        "--preview show what would change; build and deploy nothing",
+        "--build-only build every artifact the stack needs and say where `pulumi up` will find them",
+        "--local build, serve each artifact with the local endpoint and smoke-test it; no Pulumi, no AWS",
+        "--destroy destroy the stack (asks; says what protection stops)",
+        "--yes, -y do it without asking (required when not a TTY)",
+        "--allow-replace deploy even when the plan replaces or deletes an endpoint",
+        "--work-dir WORK_DIR directory with Pulumi.yaml (default: this repo)",
+        "--message MESSAGE, -m MESSAGE message recorded with the update",
+        "--refresh refresh state from AWS before the update",
+        "--wait-delay S seconds between DescribeEndpoint polls while waiting for InService (default 30)",
+        "--wait-attempts N polls before an endpoint counts as timed out (default 60: 30 minutes at 30 s)",
+        "--warm N warm requests timed by the smoke test",
+        "exit codes: 0 done; 1 pulumi preview/up/refresh/destroy failed; 2 bad arguments or config, or confirmation "
+        "refused (nothing touched); 3 Pulumi CLI",
+        "13 an endpoint failed its smoke test (rolled back); 14 the rollback failed: an endpoint is not back on its "
+        "previous config",
+    ]:
+        assert said in text, said
+
+
+@pytest.mark.parametrize("argv", [["dev", "--wait-delay", "-0.5"], ["dev", "--warm", "-1"],
+                                  ["dev", "--wait-attempts", "-3"]])
+def test_negative_waits_and_warm_requests_are_refused_saying_the_limits(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        release.parse_args(argv)
+    assert e.value.code == 2
+    assert "--wait-delay must be >= 0, --wait-attempts >= 1 and --warm >= 0" in capsys.readouterr().err
+
+
+def test_the_smallest_allowed_waits_and_the_other_flags_parse():
+    a = release.parse_args(["dev", "--wait-delay", "0", "--wait-attempts", "1", "--warm", "0", "--allow-replace",
+                            "--yes", "--message", "m"])
+    assert (a.wait_delay, a.wait_attempts, a.warm, a.allow_replace, a.yes, a.message) == (0.0, 1, 0, True, True, "m")
+    assert isinstance(a.wait_delay, float) and isinstance(a.wait_attempts, int)
+    for flag in ("--local", "--destroy", "--build-only"):
+        a = release.parse_args(["dev", flag])
+        assert [a.local, a.destroy, a.build_only] == [flag == "--local", flag == "--destroy", flag == "--build-only"]
+
+
+def test_main_sends_local_to_the_local_release_and_the_rest_to_the_flow(monkeypatch):
+    import releasing.flow
+    import releasing.local
+
+    calls = []
+    monkeypatch.setattr(releasing.local, "release_local", lambda args, out: calls.append(("local", args, out)) or 13)
+    monkeypatch.setattr(releasing.flow, "release", lambda args, out, confirm: calls.append(("flow", args, out,
+                                                                                           confirm)) or 9)
+
+    def out(*a):
+        pass
+
+    def confirm(prompt):
+        return "n"
+
+    assert release.main(["dev", "--local", "--warm", "2"], confirm=confirm, out=out) == 13
+    assert calls[-1][0] == "local" and calls[-1][1].warm == 2 and calls[-1][2] is out
+    assert release.main(["prod", "--preview"], confirm=confirm, out=out) == 9
+    assert calls[-1][0] == "flow" and calls[-1][1].stack == "prod" and calls[-1][2:] == (out, confirm)
+
+
+def test_main_asks_with_input_and_prints_by_default(monkeypatch):
+    import releasing.flow
+
+    seen = []
+    monkeypatch.setattr(releasing.flow, "release", lambda args, out, confirm: seen.append((out, confirm)) or 0)
+    assert release.main(["dev"]) == 0 and seen == [(print, input)]

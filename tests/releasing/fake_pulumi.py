@@ -56,6 +56,8 @@ class FakePulumi:
     plan_ops: dict[str, str] = field(default_factory=dict)  # endpoint key -> op of its Endpoint step
     extra_steps: list[tuple[str, str, str]] = field(default_factory=list)  # more (op, type, name) in the plan
     destroy_result: str = "succeeded"
+    up_result: str = "succeeded"
+    left_out: set[str] = field(default_factory=set)  # outputs `up` does not export: "artifact_bucket", or a key
     # the provider's bug: after an update it believes done, it deletes the previous config (still serving after
     # SageMaker's rollback); the stack's retention of recent configs is what prevents this in the real program
     delete_previous_configs: bool = False
@@ -146,8 +148,10 @@ class FakeStack:
                 "artifact_sha256": f"{w.release:02d}" + "ab" * 31, "artifact_manifest": json.dumps(manifest(kind)),
                 "region": "us-east-1",
             }
+        endpoints = {k: v for k, v in endpoints.items() if k not in w.left_out}
         outputs = {"endpoints": auto.OutputValue(endpoints, False), "artifact_bucket": auto.OutputValue("b-1", False)}
-        return auto.UpResult("", "", self._summary("update"), outputs)
+        outputs = {k: v for k, v in outputs.items() if k not in w.left_out}
+        return auto.UpResult("", "", self._summary("update", w.up_result), outputs)
 
     def destroy(self, **kw: Any) -> auto.DestroyResult:
         self._call("destroy", kw)

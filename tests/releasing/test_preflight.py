@@ -79,3 +79,59 @@ def test_an_aws_authorization_error_during_up_is_a_failed_deployment_not_a_login
         "error: sdk-v2/provider2.go:520: creating SageMaker Endpoint: UnauthorizedOperation: 401 Unauthorized"), 255))
     code, lines = run_release(release_argv(work_dir))
     assert code == failures.EXIT_FAILED and any("pulumi up failed" in line for line in lines)
+
+
+def test_the_pulumi_cli_found_is_the_one_on_path(pulumi_cli):
+    from releasing.preflight import require_pulumi_cli
+
+    assert require_pulumi_cli() == str(pulumi_cli)
+
+
+def test_without_the_cli_the_failure_says_how_to_install_it(monkeypatch, tmp_path):
+    from releasing.preflight import INSTALL_PULUMI, require_pulumi_cli
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(failures.ReleaseFailure) as f:
+        require_pulumi_cli()
+    assert f.value.code == failures.EXIT_PULUMI
+    assert f.value.message == f"the Pulumi CLI is not installed (no `pulumi` on PATH): {INSTALL_PULUMI}"
+
+
+@pytest.mark.parametrize(("region", "default"), [("us-east-1", "eu-west-1"), (None, None), (None, "us-east-1")],
+                         ids=["AWS_REGION wins over the default", "no region configured", "the default agrees"])
+def test_the_session_is_for_the_stacks_region(aws_env, monkeypatch, region, default):
+    from releasing.preflight import aws_session
+
+    for var, value in (("AWS_REGION", region), ("AWS_DEFAULT_REGION", default)):
+        if value is None:
+            monkeypatch.delenv(var)
+        else:
+            monkeypatch.setenv(var, value)
+    session = aws_session("us-east-1")
+    assert session.region_name == "us-east-1" and session.get_credentials().access_key == "testing"
+
+
+def test_another_region_is_refused_naming_both(aws_env, monkeypatch):
+    from releasing.preflight import aws_session
+
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    with pytest.raises(failures.ReleaseFailure) as f:
+        aws_session("us-east-1")
+    assert f.value.code == failures.EXIT_WRONG_REGION
+    assert f.value.message == (
+        "the AWS region configured here is eu-west-1 (AWS_REGION, AWS_DEFAULT_REGION or the profile's region), but "
+        "the stack's aws:region is us-east-1; set AWS_REGION=us-east-1 (or unset it) so the release checks the "
+        "endpoints the stack deploys")
+
+
+def test_no_credentials_is_refused_saying_where_they_come_from(aws_env, monkeypatch):
+    from releasing.preflight import aws_session
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(failures.ReleaseFailure) as f:
+        aws_session("us-east-1")
+    assert f.value.code == failures.EXIT_NO_AWS_CREDENTIALS
+    assert f.value.message == (
+        "no AWS credentials found (environment, ~/.aws/credentials, SSO, container or instance role); set "
+        "AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")

@@ -38,3 +38,30 @@ def test_a_stage_that_carries_on_past_a_failure_still_ends_failed():
         stage.fail()
         lines.append("the next endpoint is still tested")
     assert lines[-1] == "-- smoke test: failed (0.0 s)"
+
+
+def test_each_row_shows_a_short_sha_the_config_and_latencies_to_a_tenth_of_a_ms():
+    assert Row("e", "InService", "0123456789abcdef", "c-1", 0.0, 12.345).cells() == (
+        "e", "InService", "0123456789ab...", "c-1", "0.0", "12.3")
+    assert Row("e", "missing").cells() == ("e", "missing", "-", "-", "-", "-")
+
+
+def test_the_table_pads_each_column_to_its_widest_cell_and_rules_the_header():
+    assert table([Row("embeddings-dev", "ok", None, "c", 1.0, 2.0)]) == [
+        "endpoint        status  artifact sha256  config  cold ms  warm ms",
+        "--------------  ------  ---------------  ------  -------  -------",
+        "embeddings-dev  ok      -                c       1.0      2.0",
+    ]
+    assert table([]) == ["endpoint  status  artifact sha256  config  cold ms  warm ms",
+                         "--------  ------  ---------------  ------  -------  -------"]
+
+
+def test_stages_time_themselves_with_the_monotonic_clock_by_default():
+    import time
+
+    assert Stages(print).clock is time.monotonic
+    lines: list[str] = []
+    stages = Stages(lines.append)
+    with stages.stage("validate") as s:
+        assert s.name == "validate" and s.failed is False
+    assert stages.done[0][:2] == ("validate", "ok") and 0 <= stages.done[0][2] < 5
