@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,6 @@ import pytest
 from pulumi_mocks import AwsMocks, RecordingMonitor
 
 HERE = Path(__file__).resolve().parent
-
-
-def pytest_collection_modifyitems(items):
-    """Under mutmut, the component tests first. mutmut hands pytest a mutant's tests as an unordered set and stops
-    at the first failure, so a program-level test (seconds: a whole program run) would often run before the
-    component test (tenths) that kills the mutant. Ordinary runs keep pytest's order."""
-    if os.environ.get("MUTANT_UNDER_TEST"):
-        items.sort(key=lambda item: HERE not in Path(str(item.path)).resolve().parents)
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ small real artifacts. Nothing reaches the internet."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -28,17 +26,6 @@ from inference.build.containers import HF_PY312, SKLEARN_1_4  # noqa: E402
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request at INFO
 
 ENDPOINTS = {"embeddings": ("embeddings-dev", "embedder"), "call-time": ("call-time-dev", "scorer")}
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    """Under mutmut, the fastest tests first: mutmut 3.8.1 hands pytest a mutant's tests as an unordered set, so
-    with -x a mutant the unit tests kill in milliseconds would often wait for the moto-backed release tests first.
-    The durations are those mutmut recorded (mutants/mutmut-stats.json); outside mutmut nothing changes."""
-    stats = Path("mutmut-stats.json")
-    if not os.environ.get("MUTANT_UNDER_TEST") or not stats.is_file():
-        return
-    durations = json.loads(stats.read_text()).get("duration_by_test", {})
-    items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
 
 
 @pytest.fixture
