@@ -226,7 +226,9 @@ def _summary(sm: Any, names: list[str], declared: list[Declared], smoke: dict[st
     for name in names:
         state = describe(sm, name)
         d, s = by_name.get(name), smoke.get(name)
-        rows.append(Row(name, _status(state, s), d.artifact_sha256 if d else None, state.config_name,
+        # the declared artifact is the one serving only while the declared config is live (not after a rollback)
+        sha = d.artifact_sha256 if d and d.config_name == state.config_name else None
+        rows.append(Row(name, _status(state, s), sha, state.config_name,
                         s.cold_ms if s else None, s.warm_ms if s else None))
     for line in table(rows):
         out(line)

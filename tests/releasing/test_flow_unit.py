@@ -174,13 +174,17 @@ def test_the_status_column_is_the_live_status_and_the_smoke_result(state, result
 
 
 def test_the_summary_has_a_row_per_endpoint_with_what_is_live_now():
-    sm = StubSageMaker(states={"a-dev": [endpoint("InService", "a-config-1")], "b-dev": [not_found("b-dev")]})
+    sm = StubSageMaker(states={"a-dev": [endpoint("InService", "a-config-2")], "b-dev": [not_found("b-dev")],
+                               "c-dev": [endpoint("InService", "c-config-1")]})
     lines: list[str] = []
-    flow._summary(sm, ["a-dev", "b-dev"], [Declared("a", "a-dev", "a-config-2", "cd" * 32)],
+    flow._summary(sm, ["a-dev", "b-dev", "c-dev"],
+                  [Declared("a", "a-dev", "a-config-2", "cd" * 32), Declared("c", "c-dev", "c-config-2", "ef" * 32)],
                   {"a-dev": smoke(True, 812.04, 41.5)}, lines.append)
     assert [line.split() for line in lines[2:]] == [
-        ["a-dev", "InService,", "smoke", "ok", "cdcdcdcdcdcd...", "a-config-1", "812.0", "41.5"],
-        ["b-dev", "missing", "-", "-", "-", "-"]]
+        ["a-dev", "InService,", "smoke", "ok", "cdcdcdcdcdcd...", "a-config-2", "812.0", "41.5"],
+        ["b-dev", "missing", "-", "-", "-", "-"],
+        # back on its previous config: the declared artifact is not the one it serves, so none is named
+        ["c-dev", "InService", "-", "c-config-1", "-", "-"]]
 
 
 def outcome(name: str, ok: bool, detail: str, status="InService", config="c-1") -> Outcome:
