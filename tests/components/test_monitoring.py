@@ -277,7 +277,8 @@ def test_a_topic_its_subscribers_and_the_alarms_arns_by_endpoint_and_kind(compon
     topic = run.get("mon-alarms")
     component = next(r for r in run.resources if r.typ == "sls:index:Monitoring")
     assert topic.parent == component.urn and "name" not in topic.inputs
-    subscriptions = [(s.name, s.inputs) for s in run.of_type("aws:sns/topicSubscription:TopicSubscription")]
+    # the engine registers resources concurrently: their order in the run is not the order of declaration
+    subscriptions = sorted((s.name, s.inputs) for s in run.of_type("aws:sns/topicSubscription:TopicSubscription"))
     assert subscriptions == [
         (name, {"topic": topic.state["arn"], "protocol": "email", "endpoint": email})
         for name, email in [("mon-alarms-email", "ops@example.com"), ("mon-alarms-email-2", "oncall@example.com"),
