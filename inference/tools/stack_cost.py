@@ -257,7 +257,8 @@ def render(stack: str, costs: list[EndpointCost], prices: StackPrices, skipped: 
                      f"{_money(c.total_usd):>11}")
     totals = [c.total_usd for c in costs]
     if costs and all(t is not None for t in totals):
-        lines.append(f"{'stack':<16} {'':>82} {sum(t for t in totals if t is not None):>11,.2f}")
+        total = f"{sum(t for t in totals if t is not None):,.2f}"
+        lines.append("stack" + total.rjust(len(header) - len("stack")))  # under the total column
     lines.append("")
     for c in costs:
         notes = [c.basis]

@@ -204,3 +204,15 @@ def test_command_table_names_the_unpriced_parts_and_the_flags(capsys) -> None:
 def test_command_bad_input_exits_2_naming_it(argv, message, capsys) -> None:
     assert _run(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_table_ends_with_the_stacks_total_under_the_total_column(capsys) -> None:
+    argv = ["--stack", "prod", "--requests-per-day", "1000", "--duration-ms", "10",
+            "--provisioned-usd-per-gb-second", str(PC_RATE), "--provisioned-inference-usd-per-gb-second",
+            str(PC_INFER_RATE)]
+    assert _run([*argv, "--json"]) == 0
+    expected = sum(e["total_usd"] for e in json.loads(capsys.readouterr().out)["endpoints"])
+    assert _run(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, total = lines[2], next(line for line in lines if line.startswith("stack "))
+    assert len(total) == len(header) and total.split() == ["stack", f"{expected:,.2f}"]
