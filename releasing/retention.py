@@ -45,14 +45,10 @@ def _owned(sm: Any, arn: str, tags: dict[str, str]) -> bool:
     return all(have.get(k) == v for k, v in tags.items())
 
 
-def _paged(call: Callable[..., dict], key: str, **kw: Any) -> Iterable[dict]:
-    while True:
-        page = call(**kw)
+def _listed(client: Any, operation: str, key: str, **kw: Any) -> Iterable[dict]:
+    """Every item of every page (boto3's paginator follows NextToken)."""
+    for page in client.get_paginator(operation).paginate(**kw):
         yield from page.get(key, [])
-        token = page.get("NextToken")
-        if not token:
-            return
-        kw["NextToken"] = token
 
 
 def prune(sm: Any, s3: Any, endpoint: Endpoint, *, keep: int, tags: dict[str, str], log: Log | None = None,
@@ -62,11 +58,11 @@ def prune(sm: Any, s3: Any, endpoint: Endpoint, *, keep: int, tags: dict[str, st
     if keep < 1:
         raise ValueError(f"keep must be at least 1 (the release just verified), got {keep}")
     live = sm.describe_endpoint(EndpointName=endpoint.endpoint_name)["EndpointConfigName"]
-    configs = [c for c in _paged(sm.list_endpoint_configs, "EndpointConfigs",
-                                 NameContains=f"{endpoint.key}-config-", SortBy="CreationTime", SortOrder="Descending")
+    listed = _listed(sm, "list_endpoint_configs", "EndpointConfigs", NameContains=f"{endpoint.key}-config-")
+    configs = [c for c in listed
                if c["EndpointConfigName"].startswith(f"{endpoint.key}-config-")
                and _owned(sm, c["EndpointConfigArn"], tags)]
-    # newest first (ties, within one second, by name: deterministic)
+    # newest first, sorted here over every page (ties, within one second, by name: deterministic)
     configs.sort(key=lambda c: (c["CreationTime"], c["EndpointConfigName"]), reverse=True)
     names = [c["EndpointConfigName"] for c in configs]
     kept = set(names[:keep]) | {live, endpoint.declared_config}
@@ -93,7 +89,7 @@ def prune(sm: Any, s3: Any, endpoint: Endpoint, *, keep: int, tags: dict[str, st
             if not dry_run:
                 sm.delete_endpoint_config(EndpointConfigName=name)
             out.configs.append(name)
-    for m in _paged(sm.list_models, "Models", NameContains=f"{endpoint.key}-model-"):
+    for m in _listed(sm, "list_models", "Models", NameContains=f"{endpoint.key}-model-"):
         name = m["ModelName"]
         if name.startswith(f"{endpoint.key}-model-") and name not in used_models and _owned(sm, m["ModelArn"], tags):
             say(f"{endpoint.key}: deleting model {name} (no kept config uses it)")

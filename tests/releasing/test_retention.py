@@ -181,17 +181,36 @@ def test_a_dry_run_names_each_old_artifact_once_and_deletes_no_version(aws):
     assert len(sm.list_models()["Models"]) == 2
 
 
-def test_paging_follows_next_token_until_there_is_none():
-    pages = {None: {"Items": [1, 2], "NextToken": "a"}, "a": {"Items": [3], "NextToken": "b"}, "b": {}}
-    seen = []
+def test_listing_reads_every_page_with_boto3s_paginator():
+    """A busy account has more configs than one ListEndpointConfigs page: the ones on later pages count too."""
+    from botocore.stub import Stubber
 
-    def call(**kw):
-        seen.append(dict(kw))
-        return pages[kw.get("NextToken")]
+    sm = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sm) as stub:
+        stub.add_response("list_endpoint_configs", {"EndpointConfigs": [_config("scorer-config-a")], "NextToken": "t"},
+                          {"NameContains": "scorer-config-"})
+        stub.add_response("list_endpoint_configs", {"EndpointConfigs": [_config("scorer-config-b")]},
+                          {"NameContains": "scorer-config-", "NextToken": "t"})
+        listed = list(retention._listed(sm, "list_endpoint_configs", "EndpointConfigs", NameContains="scorer-config-"))
+        stub.assert_no_pending_responses()
+    assert [c["EndpointConfigName"] for c in listed] == ["scorer-config-a", "scorer-config-b"]
 
-    assert list(retention._paged(call, "Items", NameContains="x")) == [1, 2, 3]
-    assert seen == [{"NameContains": "x"}, {"NameContains": "x", "NextToken": "a"},
-                    {"NameContains": "x", "NextToken": "b"}]
+
+def _config(name: str) -> dict:
+    from datetime import datetime
+
+    return {"EndpointConfigName": name, "EndpointConfigArn": f"arn:aws:sagemaker:us-east-1:1:endpoint-config/{name}",
+            "CreationTime": datetime(2026, 1, 1)}
+
+
+class Pages:
+    """A paginator over fixed pages (what get_paginator(...).paginate(...) yields)."""
+
+    def __init__(self, *pages: dict):
+        self.pages = pages
+
+    def paginate(self, **kw):
+        return iter(self.pages)
 
 
 def test_configs_created_in_the_same_second_are_ordered_by_name():
@@ -205,8 +224,8 @@ def test_configs_created_in_the_same_second_are_ordered_by_name():
         def describe_endpoint(self, **kw):
             return {"EndpointConfigName": "scorer-config-a"}
 
-        def list_endpoint_configs(self, **kw):
-            return {"EndpointConfigs": configs}
+        def get_paginator(self, name):
+            return Pages({"EndpointConfigs": configs} if name == "list_endpoint_configs" else {"Models": []})
 
         def list_tags(self, **kw):
             return {"Tags": [{"Key": k, "Value": v} for k, v in TAGS.items()]}
@@ -214,12 +233,9 @@ def test_configs_created_in_the_same_second_are_ordered_by_name():
         def describe_endpoint_config(self, **kw):
             return {"ProductionVariants": []}
 
-        def list_models(self, **kw):
-            return {"Models": []}
-
     class S3:
         def get_paginator(self, name):
-            return type("P", (), {"paginate": lambda self, **kw: [{}]})()
+            return Pages({})
 
     ep = retention.Endpoint("scorer", "scorer-prod", "scorer-config-a", "artifacts")
     out = retention.prune(Sm(), S3(), ep, keep=1, tags=TAGS, dry_run=True)
@@ -236,12 +252,22 @@ class Recorded:
         attr = getattr(self.client, name)
         if not callable(attr):
             return attr
+        if name == "get_paginator":  # record each paginate(...) as the operation it pages
+            return lambda op: Recorded.Paginator(self, op, attr(op))
 
         def call(*a, **kw):
             self.calls.append((name, kw))
             return attr(*a, **kw)
 
         return call
+
+    class Paginator:
+        def __init__(self, recorded, op, paginator):
+            self.recorded, self.op, self.paginator = recorded, op, paginator
+
+        def paginate(self, **kw):
+            self.recorded.calls.append((self.op, kw))
+            return self.paginator.paginate(**kw)
 
 
 def test_listing_is_filtered_by_name_on_the_server_and_deletes_name_exactly_what_goes(aws):
