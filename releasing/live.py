@@ -57,9 +57,9 @@ class Declared:
         manifest = value.get("artifact_manifest")
         if isinstance(manifest, str):
             try:
-                manifest = json.loads(manifest) if manifest else None
-            except ValueError:
-                manifest = None  # the smoke test then probes the endpoint's kind
+                manifest = json.loads(manifest)
+            except ValueError:  # "" too: the smoke test then probes the endpoint's kind
+                manifest = None
         return cls(key, value["name"], value.get("config_name"), value.get("artifact_sha256"), manifest)
 
 
