@@ -69,14 +69,14 @@ def prune(sm: Any, s3: Any, endpoint: Endpoint, *, keep: int, tags: dict[str, st
     out = Pruned(kept_configs=[n for n in names if n in kept])
 
     used_models: set[str] = set()
-    for name in kept:
+    for name in sorted(kept):  # sorted: the same calls, in the same order, on every run
         try:
             variants = sm.describe_endpoint_config(EndpointConfigName=name)["ProductionVariants"]
         except ClientError:
             continue
         used_models |= {v["ModelName"] for v in variants}
     used_artifacts: set[str] = set()
-    for model in used_models:
+    for model in sorted(used_models):
         try:
             url = sm.describe_model(ModelName=model)["PrimaryContainer"]["ModelDataUrl"]
         except ClientError:

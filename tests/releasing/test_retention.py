@@ -148,6 +148,21 @@ def test_a_kept_config_or_model_that_cannot_be_described_keeps_nothing_else_aliv
     assert sorted(out.artifacts) == [f"artifacts/scorer/{n:064x}/model.tar.gz" for n in (1, 2, 3)]
 
 
+def test_one_kept_config_or_model_that_cannot_be_described_does_not_stop_the_others_being_kept(aws):
+    """The missing ones are read first (names in order: "scorer-config-a", "scorer-model-p000002"): every kept
+    config after them is still described, and every model after them still keeps its artifact."""
+    sm, s3 = aws
+    s3.create_bucket(Bucket="artifacts")
+    configs = [release(sm, s3, "artifacts", n) for n in range(1, 4)]
+    sm.delete_model(ModelName="scorer-model-p000002")  # a kept config's model is gone
+    sm.create_endpoint(EndpointName="scorer-prod", EndpointConfigName=configs[-1])
+    ep = retention.Endpoint("scorer", "scorer-prod", "scorer-config-a", "artifacts")  # declared, not created yet
+    out = retention.prune(sm, s3, ep, keep=2, tags=TAGS)
+    assert out.kept_configs == configs[:0:-1] and out.configs == [configs[0]]
+    assert out.models == ["scorer-model-p000001"]
+    assert out.artifacts == [f"artifacts/scorer/{1:064x}/model.tar.gz", f"artifacts/scorer/{2:064x}/model.tar.gz"]
+
+
 def test_every_version_and_delete_marker_of_an_old_artifact_goes(aws):
     sm, s3 = aws
     s3.create_bucket(Bucket="artifacts")
