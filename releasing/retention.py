@@ -46,9 +46,9 @@ def _owned(sm: Any, arn: str, tags: dict[str, str]) -> bool:
 
 
 def _listed(client: Any, operation: str, key: str, **kw: Any) -> Iterable[dict]:
-    """Every item of every page (boto3's paginator follows NextToken)."""
+    """Every item of every page (boto3's paginator follows NextToken; `key` is a required member of the answer)."""
     for page in client.get_paginator(operation).paginate(**kw):
-        yield from page.get(key, [])
+        yield from page[key]
 
 
 def prune(sm: Any, s3: Any, endpoint: Endpoint, *, keep: int, tags: dict[str, str], log: Log | None = None,
