@@ -99,7 +99,7 @@ def _release(args: argparse.Namespace, stages: Stages, out: Out, confirm: Callab
 
 
 def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, stages: Stages, out: Out,
-            plan: Plan | None = None) -> int:
+            plan: Plan) -> int:
     """record live state -> up -> verify -> smoke test; any failure from `up` on -> rollback; then the summary."""
     sm = sagemaker_client(session)
     wait = wait_options(args)
@@ -111,7 +111,7 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
         for name, pcs in capacity_before.items():
             if pcs:
                 out(f"  {name}: provisioned concurrency {pcs} (autoscaled; restored after the update)")
-    going = plan.scaling_targets_going if plan is not None else []
+    going = plan.scaling_targets_going
     if going:
         with stages.stage("scaling"):
             capacity.deregister_going(session.client("application-autoscaling"), settings, going, out)
