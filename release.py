@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--allow-replace", action="store_true",
                         help="deploy even when the plan replaces or deletes an endpoint")
     parser.add_argument("--work-dir", type=Path, default=ROOT, help="directory with Pulumi.yaml (default: this repo)")
-    parser.add_argument("--message", "-m", default=None, help="message recorded with the update")
+    parser.add_argument("--message", "-m", help="message recorded with the update")
     parser.add_argument("--refresh", action="store_true", help="refresh state from AWS before the update")
     parser.add_argument("--wait-delay", type=float, default=30.0, metavar="S",
                         help="seconds between DescribeEndpoint polls while waiting for InService (default 30)")

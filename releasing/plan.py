@@ -31,7 +31,7 @@ class Plan:
     change_summary: dict[str, int] = field(default_factory=dict)
 
     def on_event(self, event: Any) -> None:
-        pre = getattr(event, "resource_pre_event", None)
+        pre = event.resource_pre_event
         if pre is None or pre.metadata is None:
             return
         m = pre.metadata

@@ -43,7 +43,7 @@ def select(stack_name: str, work_dir: Path, out: Callable[[str], None]) -> Any:
     except auto.CommandError as e:
         raise ReleaseFailure(EXIT_NOT_LOGGED_IN, f"not logged in to a Pulumi backend ({_short(e)}): "
                                                  f"{LOGIN_HELP}") from None
-    out(f"pulumi: stack {stack_name} as {who.user}" + (f" at {who.url}" if getattr(who, "url", None) else ""))
+    out(f"pulumi: stack {stack_name} as {who.user}" + (f" at {who.url}" if who.url else ""))
     return stack
 
 
