@@ -195,7 +195,8 @@ def test_negative_waits_and_warm_requests_are_refused_saying_the_limits(argv, ca
     with pytest.raises(SystemExit) as e:
         release.parse_args(argv)
     assert e.value.code == 2
-    assert "--wait-delay must be >= 0, --wait-attempts >= 1 and --warm >= 0" in capsys.readouterr().err
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.endswith(" error: --wait-delay must be >= 0, --wait-attempts >= 1 and --warm >= 0")
 
 
 def test_the_smallest_allowed_waits_and_the_other_flags_parse():

@@ -340,6 +340,7 @@ BAD: list[tuple[str, Edit, list[str]]] = [
      [f"{P}[0].deployment.max_execution_s", "600"]),
     ("deployment typo", set_key("endpoints.0.deployment", {"bake": 60}), [f"{P}[0].deployment.bake", "bake_s"]),
     ("releases kept zero", set_key("releases_kept", 0), ["releases_kept", "0"]),
+    ("releases kept above twenty", set_key("releases_kept", 21), ["releases_kept", "21", "allowed: 1-20"]),
     ("tag with aws prefix", set_key("tags", {"aws:team": "ml"}), ["tags.aws:team", "reserved"]),
     ("tag key too long", set_key("tags", {"k" * 129: "v"}), ["tags.kkkk", "129 characters", "128"]),
     ("tag value too long", set_key("tags", {"team": "v" * 257}), ["tags.team", "257 characters", "256"]),
@@ -446,6 +447,8 @@ def test_releases_kept_defaults_to_three(raw):
     assert check(raw).releases_kept == 3
     raw["releases_kept"] = 5
     assert check(raw).releases_kept == 5
+    raw["releases_kept"] = 20  # the most kept
+    assert check(raw).releases_kept == 20
 
 
 def test_alarms_reach_a_subscribed_topic_or_an_existing_one(raw):
