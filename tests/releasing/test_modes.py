@@ -70,6 +70,9 @@ def test_build_only_touches_neither_pulumi_nor_aws(world, monkeypatch, tmp_path)
     builders = use_fake_builds(monkeypatch, tmp_path, FakeBuilders())
     code, lines = run_release(["dev", "--build-only"])
     assert code == 0 and [r["kind"] for r in builders.built] == ["embeddings", "sklearn"] and world.calls == []
+    building = [line for line in lines if line.startswith("building the ")]  # each build says so, in its stage
+    assert [line.split()[2] for line in building] == ["embeddings", "sklearn"]
+    assert lines.index(building[0]) > lines.index("== artifacts")
 
 
 def test_a_destroy_stopped_by_protection_says_what_to_do(work_dir, world, aws_env, pulumi_cli):
