@@ -13,6 +13,9 @@ from release_helpers import release_argv, run_release
 
 import release
 from releasing import failures, retention
+from releasing.live import sagemaker_client
+from releasing.preflight import aws_session
+from releasing.smoke import smoke_test
 
 
 def stage_lines(lines: list[str]) -> list[str]:
@@ -365,3 +368,18 @@ def test_a_failed_destroy_is_named(work_dir, world, aws_env, pulumi_cli):
     code, lines = run_release(["dev", "--destroy", "--yes", "--work-dir", str(work_dir)])
     assert code == failures.EXIT_FAILED
     assert lines[-1] == "error: pulumi destroy failed: code: 255 stdout: stderr: error: AccessDenied"
+
+
+def test_the_smoke_test_reuses_the_releases_session_and_client_and_sends_the_warm_requests_asked(
+        work_dir, world, deployed, pulumi_cli, monkeypatch):
+    """One session per release: a profile that assumes a role with MFA asks once, not again for the smoke test."""
+    sessions, clients, calls = [], [], []
+    from releasing import flow
+
+    monkeypatch.setattr(flow, "aws_session", lambda region: sessions.append(aws_session(region)) or sessions[-1])
+    monkeypatch.setattr(flow, "sagemaker_client", lambda s: clients.append(sagemaker_client(s)) or clients[-1])
+    monkeypatch.setattr(flow, "smoke_test", lambda target, **kw: calls.append(kw) or smoke_test(target, **kw))
+    code, _ = run_release(release_argv(work_dir, "--warm", "2"))
+    assert code == 0 and len(sessions) == 1 and len(clients) == 1 and len(calls) == 2
+    assert all(kw["session"] is sessions[0] and kw["sagemaker_client"] is clients[0] for kw in calls)
+    assert [kw["warm"] for kw in calls] == [2, 2]
