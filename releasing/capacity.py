@@ -56,7 +56,7 @@ def provisioned(sm: Any, name: str) -> dict[str, int]:
     return out
 
 
-def restore(sm: Any, ep: Autoscaled, before: dict[str, int], wait: WaitOptions, out: Out) -> str:
+def restore(sm: Any, ep: Autoscaled, before: dict[str, int], wait: WaitOptions) -> str:
     """Set each variant's provisioned concurrency back to what it was before the release (within the bounds)."""
     if not before:
         return "nothing to restore (no provisioned concurrency before the release)"

@@ -156,7 +156,7 @@ def _deploy(args: argparse.Namespace, settings: Any, stack: Any, session: Any, s
         with stages.stage("capacity") as stage:
             for ep in scaled:
                 try:
-                    out(f"  {ep.name}: {capacity.restore(sm, ep, capacity_before.get(ep.name, {}), wait, out)}")
+                    out(f"  {ep.name}: {capacity.restore(sm, ep, capacity_before[ep.name], wait)}")
                 except (ReleaseFailure, ClientError, BotoCoreError) as e:  # the release stands; autoscaling adjusts
                     out(f"  {ep.name}: provisioned concurrency not restored ({e}); autoscaling will adjust it")
                     stage.fail()

@@ -65,7 +65,7 @@ def autoscaled_sm(now: dict[str, int]) -> StubSageMaker:
 
 def test_nothing_is_restored_when_there_was_no_provisioned_concurrency_before():
     sm = StubSageMaker()
-    said = capacity.restore(sm, Autoscaled("e", 1, 5), {}, WAIT, print)
+    said = capacity.restore(sm, Autoscaled("e", 1, 5), {}, WAIT)
     assert said == "nothing to restore (no provisioned concurrency before the release)" and sm.calls == []
 
 
@@ -73,7 +73,7 @@ def test_nothing_is_restored_when_there_was_no_provisioned_concurrency_before():
                          ids=["as it was", "held to max", "raised to min", "at min", "at max"])
 def test_the_provisioned_concurrency_from_before_the_update_is_set_back_within_the_bounds(before, wanted):
     sm = StubSageMaker(states={"e": [endpoint("InService", "c")]})  # the update reset it: none now
-    said = capacity.restore(sm, Autoscaled("e", 1, 5), {"AllTraffic": before}, WAIT, print)
+    said = capacity.restore(sm, Autoscaled("e", 1, 5), {"AllTraffic": before}, WAIT)
     assert sm.ops("update_endpoint_weights_and_capacities") == [("update_endpoint_weights_and_capacities", {
         "EndpointName": "e", "DesiredWeightsAndCapacities": [
             {"VariantName": "AllTraffic", "ServerlessUpdateConfig": {"ProvisionedConcurrency": wanted}}]})]
@@ -84,7 +84,7 @@ def test_the_provisioned_concurrency_from_before_the_update_is_set_back_within_t
 
 def test_only_the_variants_the_update_changed_are_set_back():
     sm = autoscaled_sm({"a": 3, "b": 2})
-    said = capacity.restore(sm, Autoscaled("e", 1, 5), {"a": 3, "b": 4}, WAIT, print)
+    said = capacity.restore(sm, Autoscaled("e", 1, 5), {"a": 3, "b": 4}, WAIT)
     (call,) = sm.ops("update_endpoint_weights_and_capacities")
     assert call[1]["DesiredWeightsAndCapacities"] == [
         {"VariantName": "b", "ServerlessUpdateConfig": {"ProvisionedConcurrency": 4}}]
@@ -93,7 +93,7 @@ def test_only_the_variants_the_update_changed_are_set_back():
 
 def test_a_provisioned_concurrency_the_update_kept_is_not_touched():
     sm = autoscaled_sm({"AllTraffic": 5})
-    said = capacity.restore(sm, Autoscaled("e", 1, 5), {"AllTraffic": 7}, WAIT, print)
+    said = capacity.restore(sm, Autoscaled("e", 1, 5), {"AllTraffic": 7}, WAIT)
     assert said == "provisioned concurrency {'AllTraffic': 5} kept"
     assert sm.ops("update_endpoint_weights_and_capacities", "wait:endpoint_in_service") == []
 
