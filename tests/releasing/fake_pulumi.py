@@ -55,6 +55,7 @@ class FakePulumi:
     errors: dict[str, Exception] = field(default_factory=dict)  # operation -> raised
     plan_ops: dict[str, str] = field(default_factory=dict)  # endpoint key -> op of its Endpoint step
     extra_steps: list[tuple[str, str, str]] = field(default_factory=list)  # more (op, type, name) in the plan
+    preview_events: bool = True  # False: the preview streams no step events (only its result's change summary)
     destroy_result: str = "succeeded"
     up_result: str = "succeeded"
     left_out: set[str] = field(default_factory=set)  # outputs `up` does not export: "artifact_bucket", or a key
@@ -113,7 +114,7 @@ class FakeStack:
         for i, (op, typ, name) in enumerate(steps):
             meta = auto.StepEventMetadata(op=auto.OpType(op), urn=urn(w.stack, typ, name), type=typ, provider="")
             event = auto.EngineEvent(sequence=i, timestamp=0, resource_pre_event=auto.ResourcePreEvent(meta))
-            if kw.get("on_event"):
+            if kw.get("on_event") and w.preview_events:
                 kw["on_event"](event)
             counts[auto.OpType(op)] = counts.get(auto.OpType(op), 0) + 1
         return auto.PreviewResult("", "", counts)

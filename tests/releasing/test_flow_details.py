@@ -383,3 +383,9 @@ def test_the_smoke_test_reuses_the_releases_session_and_client_and_sends_the_war
     assert code == 0 and len(sessions) == 1 and len(clients) == 1 and len(calls) == 2
     assert all(kw["session"] is sessions[0] and kw["sagemaker_client"] is clients[0] for kw in calls)
     assert [kw["warm"] for kw in calls] == [2, 2]
+
+
+def test_a_preview_without_step_events_shows_its_change_summary(work_dir, world, deployed, pulumi_cli):
+    world.preview_events = False
+    code, lines = run_release(release_argv(work_dir, "--preview"))
+    assert code == 0 and "plan: create 4, update 2 (1 unchanged)" in lines
