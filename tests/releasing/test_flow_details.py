@@ -12,7 +12,7 @@ from fake_sagemaker import FAILED_REASON, error
 from release_helpers import release_argv, run_release
 
 import release
-from releasing import failures, retention
+from releasing import failures, flow, retention
 from releasing.live import sagemaker_client
 from releasing.preflight import aws_session
 from releasing.smoke import smoke_test
@@ -374,8 +374,6 @@ def test_the_smoke_test_reuses_the_releases_session_and_client_and_sends_the_war
         work_dir, world, deployed, pulumi_cli, monkeypatch):
     """One session per release: a profile that assumes a role with MFA asks once, not again for the smoke test."""
     sessions, clients, calls = [], [], []
-    from releasing import flow
-
     monkeypatch.setattr(flow, "aws_session", lambda region: sessions.append(aws_session(region)) or sessions[-1])
     monkeypatch.setattr(flow, "sagemaker_client", lambda s: clients.append(sagemaker_client(s)) or clients[-1])
     monkeypatch.setattr(flow, "smoke_test", lambda target, **kw: calls.append(kw) or smoke_test(target, **kw))
